@@ -3,13 +3,22 @@
 Each ``check_<slug>(answer, strict=False)`` compares the learner's
 function with a reference on several inputs. In the chapters it reports
 (and never raises); in the solutions it is called with ``strict=True`` and
-raises :class:`CheckFailed` on a wrong answer. See ``_core`` for the
-mechanism; each chapter's checks live in their own module.
+raises :class:`CheckFailed` on a wrong answer. The mechanism is in
+``_core``; each chapter's checks live in their own module ``chNN`` and are
+re-exported here, so ``from diffusion_edu.checks import check_...`` works
+for every chapter.
 """
 
-from ._core import Case, CheckFailed, CheckResult, Mistake, run_check
-from .ch01 import *  # noqa: F403
-from .ch01 import __all__ as _ch01
+import importlib
+import pkgutil
 
-__all__ = ["Case", "CheckFailed", "CheckResult", "Mistake", "run_check",
-           *_ch01]
+from ._core import Case, CheckFailed, CheckResult, Mistake, run_check
+
+__all__ = ["Case", "CheckFailed", "CheckResult", "Mistake", "run_check"]
+
+for _info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+    if _info.name.startswith("ch") and _info.name[2:].isdigit():
+        _module = importlib.import_module(f".{_info.name}", __name__)
+        for _name in _module.__all__:
+            globals()[_name] = getattr(_module, _name)
+            __all__.append(_name)

@@ -1,0 +1,312 @@
+"""Reverse-process samplers: DDPM (ancestral) and DDIM.
+
+Each sampler is one visible loop; its kernel (:func:`ddpm_step`,
+:func:`ddim_step`) is a pure function of arrays that takes its noise
+explicitly. The model is any callable ``eps_model(x, t) -> ndarray``:
+x has shape (N, D), t is an int array of shape (N,) in the steps of the
+schedule, and the result (the noise prediction ε̂) has shape (N, D). An
+exact oracle from :mod:`diffusion_edu.toy_data` and a trained network
+(through the adapter of :mod:`diffusion_edu.denoiser`) both fit.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Callable
+from typing import NamedTuple
+
+import numpy as np
+
+from ._validate import as_data, as_float_array, as_int, as_rng
+from .gaussian import (
+    VarType,
+    posterior_mean_from_eps,
+    predict_x0,
+    reverse_variance,
+)
+from .schedules import Schedule, as_schedule, as_timesteps, coef
+
+__all__ = [
+    "Trajectory",
+    "ddpm_step",
+    "sample_ddpm",
+    "ddim_timesteps",
+    "ddim_step",
+    "sample_ddim",
+]
+
+EpsModel = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+class Trajectory(NamedTuple):
+    """States visited by a sampler, in increasing t.
+
+    Attributes:
+        t: int array (K,), increasing, t[0] = 0 (the samples).
+        x: array (K, N, D); x[k] is the state at step t[k].
+            For DDPM t = arange(T + 1), so x[t] is x_t.
+    """
+
+    t: np.ndarray
+    x: np.ndarray
+
+
+def eval_eps_model(eps_model: EpsModel, x: np.ndarray, t) -> np.ndarray:
+    """Call ``eps_model(x, t)`` with t as an int array (N,); check output.
+
+    Returns the prediction as a float64 array of the shape of x, or
+    raises with a message naming what the model returned.
+    """
+    n = x.shape[0]
+    t = np.broadcast_to(np.asarray(t, dtype=np.int64), (n,))
+    out = eps_model(x, t)
+    try:
+        out = np.asarray(out, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(
+            "eps_model(x, t) must return an array of numbers of shape "
+            f"(N, D) = {x.shape}; got {type(out).__name__}") from exc
+    if out.shape != x.shape:
+        raise ValueError(
+            f"eps_model(x, t) must return shape (N, D) = {x.shape}; "
+            f"got {out.shape}")
+    if not np.all(np.isfinite(out)):
+        raise ValueError(
+            f"eps_model(x, t) returned non-finite values at t = {t[0]}")
+    return out
+
+
+def _as_shape(shape) -> tuple[int, int]:
+    if (not isinstance(shape, tuple | list) or len(shape) != 2
+            or not all(isinstance(v, numbers.Integral | np.integer)
+                       and not isinstance(v, bool) for v in shape)):
+        raise TypeError(f"shape must be a tuple (N, D) of two ints; got "
+                        f"{shape!r}")
+    n = as_int(shape[0], "shape[0] (N)", minimum=1)
+    d = as_int(shape[1], "shape[1] (D)", minimum=1)
+    return n, d
+
+
+def _initial_state(shape, x_T, rng) -> np.ndarray:
+    if x_T is None:
+        return rng.standard_normal(shape)
+    x_T = as_data(x_T, "x_T")
+    if x_T.shape != shape:
+        raise ValueError(f"x_T must have shape {shape}; got {x_T.shape}")
+    return x_T.copy()
+
+
+def ddpm_step(s: Schedule, xt, t, eps, noise,
+              var_type: VarType = "fixed_small") -> np.ndarray:
+    """One ancestral DDPM step: draw x_{t−1} ~ p_θ(x_{t−1} | x_t).
+
+    x_{t−1} = μ_θ(x_t, t) + σ_t z,
+    μ_θ = (x_t − β_t/√(1 − ᾱ_t) ε̂) / √α_t,
+    σ_t² = β̃_t ("fixed_small") or β_t ("fixed_large"), and no noise at
+    t = 1 (x_0 = μ_θ(x_1, 1), the model's mean).
+
+    Args:
+        s: schedule.
+        xt: x_t, shape (N, D).
+        t: int or int array (N,), in 1..T.
+        eps: the model's ε̂(x_t, t), shape (N, D).
+        noise: z ~ N(0, I), shape (N, D) (ignored where t = 1).
+        var_type: "fixed_small" or "fixed_large".
+
+    Returns:
+        x_{t−1}, shape (N, D).
+
+    Book: chapter 6, eq. (eq-ddpm-step)
+    """
+    s = as_schedule(s)
+    xt = as_data(xt, "xt")
+    t = as_timesteps(t, s.T, xt.shape[0])
+    noise = as_data(noise, "noise")
+    if noise.shape != xt.shape:
+        raise ValueError(f"noise must have the same shape as xt, "
+                         f"{xt.shape}; got {noise.shape}")
+    mean = posterior_mean_from_eps(s, xt, t, eps)
+    var = coef(reverse_variance(s, var_type), t, xt)
+    sigma = np.sqrt(var) * (t > 1)[:, None]     # no noise at t = 1
+    return mean + sigma * noise
+
+
+def sample_ddpm(s: Schedule, eps_model: EpsModel, shape, rng,
+                var_type: VarType = "fixed_small",
+                return_trajectory: bool = False, *, x_T=None):
+    """Ancestral sampling of Ho et al. (2020), t = T, ..., 1.
+
+    x_T ~ N(0, I); for t = T..1: x_{t−1} = μ_θ(x_t, t) + σ_t z
+    (no noise at t = 1).
+
+    Args:
+        s: schedule.
+        eps_model: callable eps_model(x, t) -> ε̂, see the module doc.
+        shape: (N, D), the shape of the batch of samples.
+        rng: np.random.Generator or int seed.
+        var_type: "fixed_small" (σ_t² = β̃_t) or "fixed_large" (β_t).
+        return_trajectory: also return every state x_T, ..., x_0.
+        x_T: optional starting noise of shape (N, D) (default: drawn).
+
+    Returns:
+        samples x_0 of shape (N, D); with ``return_trajectory`` the pair
+        (x_0, Trajectory) with trajectory.x[t] = x_t, shape
+        (T + 1, N, D).
+
+    Book: chapter 6, eq. (eq-ddpm-step)
+    """
+    s = as_schedule(s)
+    shape = _as_shape(shape)
+    rng = as_rng(rng)
+    reverse_variance(s, var_type)              # validates var_type
+    if not callable(eps_model):
+        raise TypeError("eps_model must be a callable eps_model(x, t); "
+                        f"got {type(eps_model).__name__}")
+    x = _initial_state(shape, x_T, rng)
+    states = [x] if return_trajectory else None
+    for t in range(s.T, 0, -1):
+        eps = eval_eps_model(eps_model, x, t)
+        noise = rng.standard_normal(shape) if t > 1 else np.zeros(shape)
+        x = ddpm_step(s, x, t, eps, noise, var_type)
+        if return_trajectory:
+            states.append(x)
+    if not return_trajectory:
+        return x
+    return x, Trajectory(np.arange(s.T + 1), np.stack(states[::-1]))
+
+
+def ddim_timesteps(T: int, num_steps: int) -> np.ndarray:
+    """Evenly spaced decreasing steps T = τ_K > ... > τ_0 = 0 for DDIM.
+
+    τ_k = ⌊k T / K + 1/2⌋, k = K, ..., 0 (K = num_steps <= T), so the
+    last DDIM step lands on t = 0, where ᾱ_0 = 1.
+
+    Returns:
+        int array of shape (num_steps + 1,), from T down to 0.
+
+    Book: chapter 8, eq. (eq-ddim-step)
+    """
+    T = as_int(T, "T", minimum=1)
+    num_steps = as_int(num_steps, "num_steps", minimum=1, maximum=T)
+    k = np.arange(num_steps, -1, -1)
+    return np.floor(k * T / num_steps + 0.5).astype(np.int64)
+
+
+def ddim_step(s: Schedule, xt, t, t_prev, eps, noise=None,
+              eta: float = 0.0) -> np.ndarray:
+    """One DDIM step of Song et al. (2021) from step t to t_prev < t.
+
+    x̂_0 = (x_t − √(1 − ᾱ_t) ε̂) / √ᾱ_t,
+    σ² = η² (1 − ᾱ_{t'}) / (1 − ᾱ_t) · (1 − ᾱ_t / ᾱ_{t'}),
+    x_{t'} = √ᾱ_{t'} x̂_0 + √(1 − ᾱ_{t'} − σ²) ε̂ + σ z,   t' = t_prev.
+
+    η = 0 is deterministic; η = 1 with t' = t − 1 is the DDPM step with
+    σ² = β̃_t. With t' = 0 (ᾱ_0 = 1) the step returns x̂_0.
+
+    Args:
+        s: schedule.
+        xt: x_t, shape (N, D).
+        t: int or int array (N,), in 1..T.
+        t_prev: int or int array (N,), in 0..t − 1.
+        eps: ε̂(x_t, t), shape (N, D).
+        noise: z, shape (N, D); may be None when eta = 0.
+        eta: η >= 0, the amount of noise (0: DDIM, 1: DDPM-like).
+
+    Returns:
+        x_{t_prev}, shape (N, D).
+
+    Book: chapter 8, eq. (eq-ddim-step)
+    """
+    s = as_schedule(s)
+    xt = as_data(xt, "xt")
+    n = xt.shape[0]
+    t = as_timesteps(t, s.T, n)
+    t_prev = as_timesteps(t_prev, s.T, n, t_min=0, name="t_prev")
+    if np.any(t_prev >= t):
+        raise ValueError("t_prev must be smaller than t (a reverse step "
+                         "goes down in t)")
+    eta = float(as_float_array(eta, "eta", ndim=0))
+    if eta < 0:
+        raise ValueError(f"eta must be >= 0; got {eta}")
+    if noise is None:
+        if eta != 0:
+            raise ValueError("ddim_step needs noise (shape (N, D)) when "
+                             "eta > 0")
+        noise = np.zeros_like(xt)
+    noise = as_data(noise, "noise")
+    if noise.shape != xt.shape:
+        raise ValueError(f"noise must have the same shape as xt, "
+                         f"{xt.shape}; got {noise.shape}")
+    x0_hat = predict_x0(s, xt, t, eps)
+    eps = as_data(eps, "eps")
+    alpha_bar = coef(s.alpha_bar, t, xt)
+    alpha_bar_prev = coef(s.alpha_bar, t_prev, xt, t_min=0)
+    var = (eta ** 2 * (1.0 - alpha_bar_prev) / (1.0 - alpha_bar)
+           * (1.0 - alpha_bar / alpha_bar_prev))
+    # 1 − ᾱ' − σ² >= 0 exactly; clip the rounding error below 0.
+    direction = np.sqrt(np.maximum(1.0 - alpha_bar_prev - var, 0.0))
+    return (np.sqrt(alpha_bar_prev) * x0_hat + direction * eps
+            + np.sqrt(var) * noise)
+
+
+def sample_ddim(s: Schedule, eps_model: EpsModel, shape, rng,
+                num_steps: int | None = None, eta: float = 0.0, *,
+                timesteps=None, return_trajectory: bool = False,
+                x_T=None):
+    """DDIM sampling (Song et al. 2021) on a subsequence of steps.
+
+    x_T ~ N(0, I); for consecutive τ_k > τ_{k−1} of
+    ``ddim_timesteps(T, num_steps)`` (T, ..., 0) apply :func:`ddim_step`.
+    The model is called at the original steps τ_k of ``s``.
+
+    Args:
+        s: schedule the model was trained with.
+        eps_model: callable eps_model(x, t) -> ε̂.
+        shape: (N, D).
+        rng: np.random.Generator or int seed.
+        num_steps: number of DDIM steps K (1..T).
+        eta: η >= 0 (0: deterministic DDIM).
+        timesteps: optional explicit decreasing int steps from <= T
+            down to 0 (then num_steps may be None).
+        return_trajectory: also return the visited states.
+        x_T: optional starting noise of shape (N, D).
+
+    Returns:
+        samples of shape (N, D); with ``return_trajectory`` the pair
+        (samples, Trajectory) with the states at increasing t.
+
+    Book: chapter 8, eq. (eq-ddim-step)
+    """
+    s = as_schedule(s)
+    shape = _as_shape(shape)
+    rng = as_rng(rng)
+    if not callable(eps_model):
+        raise TypeError("eps_model must be a callable eps_model(x, t); "
+                        f"got {type(eps_model).__name__}")
+    if timesteps is None:
+        if num_steps is None:
+            raise TypeError("sample_ddim needs num_steps (or timesteps)")
+        taus = ddim_timesteps(s.T, num_steps)
+    else:
+        taus = np.asarray(timesteps)
+        if (taus.ndim != 1 or taus.shape[0] < 2
+                or taus.dtype.kind not in "iu" or taus[-1] != 0
+                or taus[0] > s.T or np.any(np.diff(taus) >= 0)):
+            raise ValueError(
+                "timesteps must be a strictly decreasing 1-D int array "
+                f"from at most T = {s.T} down to 0; got {timesteps!r}")
+        if num_steps is not None and num_steps != taus.shape[0] - 1:
+            raise ValueError(
+                f"num_steps = {num_steps} disagrees with len(timesteps)"
+                f" - 1 = {taus.shape[0] - 1}")
+    x = _initial_state(shape, x_T, rng)
+    states = [x] if return_trajectory else None
+    for t, t_prev in zip(taus[:-1], taus[1:], strict=True):
+        eps = eval_eps_model(eps_model, x, int(t))
+        noise = rng.standard_normal(shape) if eta > 0 else None
+        x = ddim_step(s, x, int(t), int(t_prev), eps, noise, eta)
+        if return_trajectory:
+            states.append(x)
+    if not return_trajectory:
+        return x
+    return x, Trajectory(taus[::-1].copy(), np.stack(states[::-1]))

@@ -1,0 +1,276 @@
+"""Tests of the chapter 3 exercise checks (diffusion_edu.checks.ch03).
+
+Each check must accept the reference and other correct implementations,
+report "not implemented" for the stub, and reject every classic mistake it
+lists while naming it.
+"""
+
+import importlib.util
+import math
+
+import numpy as np
+import pytest
+
+from diffusion_edu import checks
+from diffusion_edu import gaussian as gs
+from diffusion_edu import schedules as sch
+from diffusion_edu import toy_data as td
+from diffusion_edu.checks import ch03
+from diffusion_edu.checks._core import CheckFailed
+
+
+def stub(*args, **kwargs):
+    raise NotImplementedError
+
+
+# Correct answers written the way a learner would.
+
+def alpha_bar_by_loop(beta):
+    out = np.ones(len(beta))
+    for t in range(1, len(beta)):
+        out[t] = out[t - 1] * (1 - beta[t])
+    return out
+
+
+def alpha_bar_by_cumprod(beta):
+    return np.cumprod(1 - beta)
+
+
+def q_sample_learner(alpha_bar, x0, t, noise):
+    a = np.reshape(alpha_bar[t], (-1, 1))
+    return np.sqrt(a) * x0 + np.sqrt(1 - a) * noise
+
+
+def q_sample_by_rows(alpha_bar, x0, t, noise):
+    t = np.broadcast_to(t, (x0.shape[0],))
+    out = np.empty_like(x0)
+    for i, ti in enumerate(t):
+        out[i] = (math.sqrt(alpha_bar[ti]) * x0[i]
+                  + math.sqrt(1 - alpha_bar[ti]) * noise[i])
+    return out
+
+
+def mixture_pdf_learner(x, weights, means, variances, alpha_bar_t):
+    total = np.zeros_like(x, dtype=float)
+    for w, m, v in zip(weights, means, variances, strict=True):
+        mean = np.sqrt(alpha_bar_t) * m
+        var = alpha_bar_t * v + 1 - alpha_bar_t
+        total += w * np.exp(-(x - mean) ** 2 / (2 * var)) / np.sqrt(
+            2 * np.pi * var)
+    return total
+
+
+def mixture_pdf_package(x, weights, means, variances, alpha_bar_t):
+    s = sch.from_alpha_bar([alpha_bar_t]) if alpha_bar_t < 1 else None
+    dist = td.GaussianMixture1D(weights, means, variances)
+    return dist.pdf(x[:, None], s, 1)
+
+
+def prior_kl_learner(x0, alpha_bar_T):
+    mu2 = alpha_bar_T * x0 ** 2
+    v = 1 - alpha_bar_T
+    per_dim = 0.5 * (v + mu2 - 1 - np.log(v))
+    return per_dim.sum(axis=1)
+
+
+def prior_kl_general_formula(x0, alpha_bar_T):
+    # KL(N(m1, v1) || N(m2, v2)) with m2 = 0, v2 = 1, written generally.
+    m1, v1, m2, v2 = np.sqrt(alpha_bar_T) * x0, 1 - alpha_bar_T, 0.0, 1.0
+    kl = 0.5 * np.log(v2 / v1) + (v1 + (m1 - m2) ** 2) / (2 * v2) - 0.5
+    return kl.sum(axis=1)
+
+
+CHECKS = [
+    (ch03.check_alpha_bar, alpha_bar_by_loop, alpha_bar_by_cumprod),
+    (ch03.check_q_sample, q_sample_learner, q_sample_by_rows),
+    (ch03.check_noised_mixture_pdf, mixture_pdf_learner,
+     mixture_pdf_package),
+    (ch03.check_prior_kl, prior_kl_learner, prior_kl_general_formula),
+]
+IDS = [c.__name__ for c, _, _ in CHECKS]
+
+
+@pytest.mark.parametrize("check, answer, other", CHECKS, ids=IDS)
+def test_check_accepts_reference_and_learner_style_answer(
+        check, answer, other):
+    for candidate in (answer, other):
+        result = check(candidate, strict=True)
+        assert result.status == "passed", result.report
+        assert len(result.passed) >= 5
+
+
+@pytest.mark.parametrize("check", [c for c, _, _ in CHECKS], ids=IDS)
+def test_check_reports_stub_as_not_implemented(check):
+    result = check(stub)
+    assert result.status == "not implemented"
+    assert not result
+    with pytest.raises(CheckFailed, match="not yet implemented"):
+        check(stub, strict=True)
+
+
+def _mistakes(check):
+    """The Mistake objects a check lists, found by spying on run_check."""
+    seen = {}
+    original = ch03.run_check
+
+    def spy(*args, **kwargs):
+        seen["mistakes"] = kwargs["mistakes"]
+        return original(*args, **kwargs)
+
+    ch03.run_check = spy
+    try:
+        check(stub)
+    finally:
+        ch03.run_check = original
+    return seen["mistakes"]
+
+
+MISTAKE_PARAMS = [(check, m) for check, _, _ in CHECKS
+                  for m in _mistakes(check)]
+
+
+@pytest.mark.parametrize(
+    "check, mistake", MISTAKE_PARAMS,
+    ids=[f"{c.__name__}-{m.name}" for c, m in MISTAKE_PARAMS])
+def test_check_rejects_and_names_each_classic_mistake(check, mistake):
+    result = check(mistake.wrong)
+    assert result.status == "failed"
+    assert result.mistake == mistake.name
+    assert mistake.hint in result.report
+    with pytest.raises(CheckFailed):
+        check(mistake.wrong, strict=True)
+
+
+def test_every_check_lists_at_least_four_mistakes():
+    for check, _, _ in CHECKS:
+        assert len(_mistakes(check)) >= 4
+
+
+# The classic errors named in the chapter, written as a learner would.
+
+def test_alpha_bar_check_names_product_up_to_T():
+    def wrong(beta):
+        alpha = 1 - beta
+        return np.array([np.prod(alpha) for _ in range(len(beta))])
+
+    assert (ch03.check_alpha_bar(wrong).mistake
+            == "product up to T instead of t")
+
+
+def test_alpha_bar_check_names_product_up_to_T_with_alpha_bar_0_set():
+    def wrong(beta):
+        out = np.ones(len(beta))
+        out[1:] = np.prod(1 - beta[1:])
+        return out
+
+    result = ch03.check_alpha_bar(wrong)
+    assert result.mistake.startswith("product up to T instead of t")
+    assert "upper limit t, not T" in result.report
+
+
+def test_q_sample_check_names_sqrt_used_as_variance():
+    # The learner thinks q(x_t | x_0) = N(sqrt(ab) x0, sqrt(1 - ab)) and
+    # then takes the square root of that "variance" as the noise scale.
+    def wrong(alpha_bar, x0, t, noise):
+        a = np.reshape(alpha_bar[t], (-1, 1))
+        var = np.sqrt(1 - a)
+        return np.sqrt(a) * x0 + np.sqrt(var) * noise
+
+    assert (ch03.check_q_sample(wrong).mistake
+            == "sqrt(1 - alpha_bar_t) used as a variance")
+
+
+def test_q_sample_check_names_missing_square_root_on_noise():
+    def wrong(alpha_bar, x0, t, noise):
+        a = np.reshape(alpha_bar[t], (-1, 1))
+        return np.sqrt(a) * x0 + (1 - a) * noise
+
+    assert (ch03.check_q_sample(wrong).mistake
+            == "missing square root on the noise")
+
+
+def test_q_sample_check_names_alpha_bar_T():
+    def wrong(alpha_bar, x0, t, noise):
+        a = alpha_bar[-1]
+        return np.sqrt(a) * x0 + np.sqrt(1 - a) * noise
+
+    assert (ch03.check_q_sample(wrong).mistake
+            == "alpha_bar_T instead of alpha_bar_t")
+
+
+def test_q_sample_check_reports_unbroadcast_time_array():
+    # alpha_bar[t] of shape (N,) times x0 of shape (N, D) fails or
+    # broadcasts along the wrong axis; the check reports, never raises.
+    def wrong(alpha_bar, x0, t, noise):
+        a = alpha_bar[t]
+        return np.sqrt(a) * x0 + np.sqrt(1 - a) * noise
+
+    result = ch03.check_q_sample(wrong)
+    assert result.status == "failed"
+    assert "raised ValueError" in result.report
+    assert "np.reshape(alpha_bar[t], (-1, 1))" in result.report
+
+
+def test_q_sample_reference_matches_package_q_sample():
+    s = sch.linear(1000)
+    for case in ch03._q_sample_cases():
+        alpha_bar, x0, t, noise = case.args
+        if alpha_bar.shape == s.alpha_bar.shape:
+            np.testing.assert_allclose(
+                ch03._q_sample_reference(*case.args),
+                gs.q_sample(s, x0, t, noise), rtol=1e-12, atol=1e-12)
+
+
+def test_mixture_check_names_unscaled_component_variance():
+    def wrong(x, weights, means, variances, ab):
+        var = variances + 1 - ab
+        dens = np.exp(-(x[:, None] - np.sqrt(ab) * means) ** 2
+                      / (2 * var)) / np.sqrt(2 * np.pi * var)
+        return dens @ weights
+
+    assert (ch03.check_noised_mixture_pdf(wrong).mistake
+            == "component variances not scaled by alpha_bar_t")
+
+
+def test_mixture_reference_integrates_to_one():
+    for case in ch03._mixture_cases():
+        x = np.linspace(-12, 12, 20001)
+        args = (x, *case.args[1:])
+        dens = ch03._mixture_reference(*args)
+        assert abs(np.sum(dens) * (x[1] - x[0]) - 1) < 1e-8
+
+
+def test_prior_kl_reference_vanishes_for_x0_zero_and_alpha_bar_tiny():
+    kl = ch03._prior_kl_reference(np.zeros((1, 3)), 1e-12)
+    assert 0 < kl[0] < 1e-11
+
+
+@pytest.mark.skipif(importlib.util.find_spec("diffusion_edu.elbo") is None,
+                    reason="diffusion_edu.elbo is not written yet")
+def test_prior_kl_reference_matches_elbo_gaussian_kl():
+    from diffusion_edu import elbo
+
+    for case in ch03._prior_kl_cases():
+        x0, ab = case.args
+        mean, var = np.sqrt(ab) * x0, np.full_like(x0, 1 - ab)
+        expected = np.sum(elbo.gaussian_kl(mean, var, 0.0, 1.0), axis=-1)
+        np.testing.assert_allclose(ch03._prior_kl_reference(x0, ab),
+                                   expected, rtol=1e-12)
+
+
+def test_check_reports_wrong_shape():
+    result = ch03.check_prior_kl(lambda x0, ab: np.zeros(x0.shape))
+    assert result.status == "failed"
+    assert "shape" in result.report
+
+
+def test_checks_are_exported_from_package():
+    for name in ch03.__all__:
+        assert getattr(checks, name) is getattr(ch03, name)
+
+
+def test_check_cases_are_deterministic():
+    for a, b in zip(ch03._q_sample_cases(), ch03._q_sample_cases(),
+                    strict=True):
+        for xa, xb in zip(a.args, b.args, strict=True):
+            np.testing.assert_array_equal(xa, xb)

@@ -1,0 +1,224 @@
+"""Tests of the chapter 5 exercise checks (diffusion_edu.checks.ch05).
+
+Each check must accept the reference and answers written the way a
+learner would, report "not implemented" for the stub, and reject every
+classic mistake it lists while naming it. The references themselves are
+tested against Monte Carlo estimates and against the package.
+"""
+
+import numpy as np
+import pytest
+
+from diffusion_edu import checks
+from diffusion_edu import gaussian as ga
+from diffusion_edu import schedules as sch
+from diffusion_edu.checks import ch05
+from diffusion_edu.checks._core import CheckFailed
+
+
+def stub(*args, **kwargs):
+    raise NotImplementedError
+
+
+# Correct answers written the way a learner would.
+
+def kl_by_loop(mu1, var1, mu2, var2):
+    out = np.zeros(mu1.shape[0])
+    for n in range(mu1.shape[0]):
+        for d in range(mu1.shape[1]):
+            out[n] += (np.log(np.sqrt(var2[n, d] / var1[n, d]))
+                       + (var1[n, d] + (mu1[n, d] - mu2[n, d]) ** 2)
+                       / (2 * var2[n, d]) - 0.5)
+    return out
+
+
+def kl_logvar_form(mu1, var1, mu2, var2):
+    lv1, lv2 = np.log(var1), np.log(var2)
+    return 0.5 * np.sum(lv2 - lv1 + np.exp(lv1 - lv2)
+                        + (mu1 - mu2) ** 2 * np.exp(-lv2) - 1, axis=1)
+
+
+def prior_by_kl(s, x0):
+    ab = s.alpha_bar[s.T]
+    mu = np.sqrt(ab) * x0
+    return kl_by_loop(mu, np.full_like(x0, 1 - ab), np.zeros_like(x0),
+                      np.ones_like(x0))
+
+
+def per_step_with_package(s, x0, xt, t, eps_hat, sigma2):
+    mu_q, var_q = ga.posterior_mean_var(s, x0, xt, t)
+    mu_p = ga.posterior_mean_from_eps(s, xt, t, eps_hat)
+    ones = np.ones_like(x0)
+    return kl_by_loop(mu_q, var_q * ones, mu_p, sigma2 * ones)
+
+
+def per_step_lambda_form(s, x0, xt, t, eps_hat, sigma2):
+    """Variance part + λ_t ||ε − ε̂||² (the chapter's eps form)."""
+    d = x0.shape[1]
+    bt = s.beta_tilde[t]
+    eps = ga.predict_eps(s, xt, t, x0)
+    lam = (s.beta[t] ** 2
+           / (2 * sigma2 * s.alpha[t] * (1 - s.alpha_bar[t])))
+    return (0.5 * d * (np.log(sigma2 / bt) + bt / sigma2 - 1)
+            + lam * np.sum((eps - eps_hat) ** 2, axis=1))
+
+
+def weight_by_hand(s, t, sigma2):
+    coef = s.beta[t] / (np.sqrt(s.alpha[t]) * np.sqrt(1 - s.alpha_bar[t]))
+    return coef ** 2 / (2 * sigma2)
+
+
+CHECKS = [
+    (ch05.check_gaussian_kl, [ch05._kl, kl_by_loop, kl_logvar_form]),
+    (ch05.check_prior_term, [ch05._prior_reference, prior_by_kl]),
+    (ch05.check_per_step_kl,
+     [ch05._per_step_reference, per_step_with_package,
+      per_step_lambda_form]),
+    (ch05.check_elbo_weight, [ch05._weight_reference, weight_by_hand]),
+]
+IDS = [c.__name__ for c, _ in CHECKS]
+
+
+@pytest.mark.parametrize("check, answers", CHECKS, ids=IDS)
+def test_check_accepts_reference_and_learner_style_answers(check, answers):
+    for answer in answers:
+        result = check(answer, strict=True)
+        assert result.status == "passed", result.report
+        assert len(result.passed) >= 5
+
+
+@pytest.mark.parametrize("check", [c for c, _ in CHECKS], ids=IDS)
+def test_check_reports_stub_as_not_implemented(check):
+    result = check(stub)
+    assert result.status == "not implemented"
+    assert not result
+    with pytest.raises(CheckFailed, match="not yet implemented"):
+        check(stub, strict=True)
+
+
+def _mistakes(check):
+    """The Mistake objects a check lists, found by spying on run_check."""
+    seen = {}
+    original = ch05.run_check
+
+    def spy(*args, **kwargs):
+        seen["mistakes"] = kwargs["mistakes"]
+        return original(*args, **kwargs)
+
+    ch05.run_check = spy
+    try:
+        check(stub)
+    finally:
+        ch05.run_check = original
+    return seen["mistakes"]
+
+
+MISTAKE_PARAMS = [(check, m) for check, _ in CHECKS
+                  for m in _mistakes(check)]
+
+
+@pytest.mark.parametrize(
+    "check, mistake", MISTAKE_PARAMS,
+    ids=[f"{c.__name__}-{m.name}" for c, m in MISTAKE_PARAMS])
+def test_check_rejects_and_names_each_classic_mistake(check, mistake):
+    result = check(mistake.wrong)
+    assert result.status == "failed"
+    assert result.mistake == mistake.name
+    assert mistake.hint in result.report
+    with pytest.raises(CheckFailed):
+        check(mistake.wrong, strict=True)
+
+
+def test_every_check_lists_at_least_four_mistakes():
+    for check, _ in CHECKS:
+        assert len(_mistakes(check)) >= 4
+
+
+def test_per_step_check_names_variance_for_log_variance_slip():
+    def slip(s, x0, xt, t, eps_hat, sigma2):
+        mu_q, var_q = ga.posterior_mean_var(s, x0, xt, t)
+        mu_p = ga.posterior_mean_from_eps(s, xt, t, eps_hat)
+        # a log-variance formula, given variances by mistake
+        lv_q, lv_p = var_q, sigma2
+        return 0.5 * np.sum(lv_p - lv_q + np.exp(lv_q - lv_p)
+                            + (mu_q - mu_p) ** 2 / np.exp(lv_p) - 1,
+                            axis=1)
+
+    result = ch05.check_per_step_kl(slip)
+    assert result.mistake == ("variance passed where a log-variance is "
+                              "expected")
+
+
+def test_per_step_check_names_sigma4_slip():
+    def slip(s, x0, xt, t, eps_hat, sigma2):
+        mu_q, var_q = ga.posterior_mean_var(s, x0, xt, t)
+        mu_p = ga.posterior_mean_from_eps(s, xt, t, eps_hat)
+        d = x0.shape[1]
+        return (0.5 * d * (np.log(sigma2 / var_q[:, 0])
+                           + var_q[:, 0] / sigma2 - 1)
+                + np.sum((mu_q - mu_p) ** 2, axis=1) / (2 * sigma2 ** 2))
+
+    result = ch05.check_per_step_kl(slip)
+    assert result.mistake.startswith("sigma^4 instead of sigma^2")
+
+
+def test_gaussian_kl_check_reports_missing_sum_as_shape_problem():
+    result = ch05.check_gaussian_kl(
+        lambda m1, v1, m2, v2: 0.5 * (np.log(v2 / v1)
+                                      + (v1 + (m1 - m2) ** 2) / v2 - 1))
+    assert result.mistake == "no sum over the D coordinates"
+    assert "shape" in result.report
+
+
+def test_kl_reference_matches_monte_carlo():
+    rng = np.random.default_rng(2)
+    mu1, mu2 = np.array([[0.3, -1.0]]), np.array([[-0.2, 0.5]])
+    var1, var2 = np.array([[0.5, 2.0]]), np.array([[1.5, 0.7]])
+    x = mu1 + np.sqrt(var1) * rng.standard_normal((400_000, 2))
+
+    def log_n(x, mu, var):
+        return -0.5 * np.sum(np.log(2 * np.pi * var)
+                             + (x - mu) ** 2 / var, axis=1)
+
+    ratio = log_n(x, mu1, var1) - log_n(x, mu2, var2)
+    se = ratio.std() / np.sqrt(ratio.size)
+    exact = ch05._kl(mu1, var1, mu2, var2)[0]
+    assert abs(ratio.mean() - exact) < 4 * se
+
+
+def test_prior_reference_is_zero_only_when_q_equals_prior():
+    s = sch.linear(1000)
+    x0 = np.zeros((1, 3))
+    value = ch05._prior_reference(s, x0)[0]
+    ab = s.alpha_bar[s.T]
+    # 0.5 D (-ᾱ_T - log(1 - ᾱ_T)) = D ᾱ_T² / 4 + O(ᾱ_T³)
+    assert value == pytest.approx(3 * ab ** 2 / 4, rel=1e-3)
+    assert ch05._prior_reference(s, np.ones((1, 3)))[0] > value
+
+
+def test_per_step_reference_equals_lambda_weighted_eps_error():
+    s = sch.cosine(40)
+    rng = np.random.default_rng(3)
+    x0, eps, noise = rng.standard_normal((3, 5, 2))
+    for t in (2, 20, 40):
+        xt = ga.q_sample(s, x0, t, eps)
+        eps_hat = eps + 0.1 * noise
+        for sigma2 in (s.beta[t], s.beta_tilde[t]):
+            np.testing.assert_allclose(
+                ch05._per_step_reference(s, x0, xt, t, eps_hat, sigma2),
+                per_step_lambda_form(s, x0, xt, t, eps_hat, sigma2),
+                rtol=1e-9, atol=1e-12)
+
+
+def test_checks_are_exported_from_package():
+    for name in ch05.__all__:
+        assert getattr(checks, name) is getattr(ch05, name)
+
+
+def test_check_cases_are_deterministic():
+    for make in (ch05._gaussian_kl_cases, ch05._prior_cases,
+                 ch05._per_step_cases):
+        for ca, cb in zip(make(), make(), strict=True):
+            for xa, xb in zip(ca.args, cb.args, strict=True):
+                if isinstance(xa, np.ndarray):
+                    np.testing.assert_array_equal(xa, xb)
