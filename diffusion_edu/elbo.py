@@ -133,7 +133,7 @@ def prior_kl(s: Schedule, x0) -> np.ndarray:
     return np.sum(gaussian_kl(mean, var, 0.0, 1.0), axis=1)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ElboTerms:
     """The terms of L = −ELBO per example, in nats.
 
@@ -143,6 +143,8 @@ class ElboTerms:
             t = 2..T; columns 0 and 1 are 0 (the t = 1 term is
             ``decoder``).
         decoder: L_0 = −log p_θ(x_0 | x_1), shape (N,).
+
+    Book: chapter 5, eq. (eq-elbo-decomposition)
     """
 
     prior: np.ndarray
@@ -236,12 +238,17 @@ def elbo(s: Schedule, eps_model: Callable, x0, rng,
 
 
 def nats_to_bits(nats):
-    """Convert nats to bits: bits = nats / ln 2."""
+    """Convert nats to bits: bits = nats / ln 2.
+
+    Book: chapter 5, eq. (eq-elbo-decomposition)
+    """
     return as_float_array(nats, "nats") / np.log(2.0)
 
 
 def bits_per_dim(nats, dim: int):
     """Per-example nats (e.g. −ELBO) to bits per dimension: n/(D ln 2).
+
+    Book: chapter 5, eq. (eq-elbo-decomposition)
     """
     dim = as_int(dim, "dim", minimum=1)
     return nats_to_bits(nats) / dim

@@ -104,7 +104,7 @@ def wasserstein_1d(a, b) -> float:
     Returns:
         W_1, a float >= 0 (in the units of the data).
 
-    Book: chapter 6, eq. (eq-energy-distance)
+    Book: chapter 6 (measuring sample quality)
     """
     a, b = _pair(a, b)
     if a.shape[1] != 1:
@@ -128,6 +128,8 @@ class Comparison(NamedTuple):
             two independent true samples of the same size as samples.
         baseline_std: its standard deviation over the draws.
         n_draws: number of reference draws.
+
+    Book: chapter 6, eq. (eq-energy-distance)
     """
 
     value: float

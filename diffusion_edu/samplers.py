@@ -28,6 +28,7 @@ from .schedules import Schedule, as_schedule, as_timesteps, coef
 
 __all__ = [
     "Trajectory",
+    "eval_eps_model",
     "ddpm_step",
     "sample_ddpm",
     "ddim_timesteps",
@@ -45,6 +46,8 @@ class Trajectory(NamedTuple):
         t: int array (K,), increasing, t[0] = 0 (the samples).
         x: array (K, N, D); x[k] is the state at step t[k].
             For DDPM t = arange(T + 1), so x[t] is x_t.
+
+    Book: chapter 6, eq. (eq-ddpm-step)
     """
 
     t: np.ndarray

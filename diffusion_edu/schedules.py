@@ -36,6 +36,7 @@ __all__ = [
     "respace",
     "coef",
     "as_timesteps",
+    "as_schedule",
 ]
 
 
@@ -64,8 +65,8 @@ def _check_beta(beta: np.ndarray) -> None:
     if bad.size:
         t = int(bad[0]) + 1
         raise ValueError(
-            f"betas must lie in (0, 1) for t = 1..T; got beta[{t}] = "
-            f"{beta[t]!r} (min {inner.min():.6g}, max {inner.max():.6g})")
+            f"betas must lie in (0, 1); got beta[{t}] = {float(beta[t])}"
+            f" (min {inner.min():.6g}, max {inner.max():.6g} over t = 1..T)")
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -271,7 +272,7 @@ def from_alpha_bar(fn_or_array: Callable[[float], float] | np.ndarray,
         if bad.size:
             raise ValueError(
                 f"alpha_bar values ᾱ_1..ᾱ_T must lie in (0, 1); got "
-                f"{given[bad[0]]!r} at t={int(bad[0]) + 1} (ᾱ_0 = 1 is "
+                f"{float(given[bad[0]])} at t={int(bad[0]) + 1} (ᾱ_0 = 1 is "
                 f"implied: do not pass it)")
         alpha_bar = np.concatenate([[1.0], given])
     betas = 1.0 - alpha_bar[1:] / alpha_bar[:-1]
@@ -282,7 +283,7 @@ def from_alpha_bar(fn_or_array: Callable[[float], float] | np.ndarray,
     if bad.size:
         raise ValueError(
             f"alpha_bar must decrease strictly to give betas in (0, 1); "
-            f"got beta[{int(bad[0]) + 1}] = {betas[bad[0]]!r}"
+            f"got beta[{int(bad[0]) + 1}] = {float(betas[bad[0]])}"
             + ("" if max_beta is not None else
                " (pass max_beta=0.999 to clip betas near 1)"))
     return from_betas(betas, name=name)
@@ -378,6 +379,8 @@ def as_timesteps(t, T: int, n: int, *, t_min: int = 1,
                 f"got {value}")
         return np.full(n, value, dtype=np.int64)
     arr = np.asarray(t)
+    if arr.ndim == 0 and arr.dtype.kind in "iu":
+        return as_timesteps(int(arr), T, n, t_min=t_min, name=name)
     if arr.dtype.kind not in "iu":
         raise TypeError(
             f"{name} must be an int or an int array of shape (N,) = "

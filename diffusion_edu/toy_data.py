@@ -21,6 +21,8 @@ they describe the noised marginal q(x_t). Data always has shape (N, D);
 
 from __future__ import annotations
 
+from math import erf
+
 import numpy as np
 
 from ._validate import (
@@ -110,6 +112,8 @@ class _Distribution:
 
         Returns:
             callable (x of shape (N, D), t int array (N,)) -> ε̂*, (N, D).
+
+        Book: chapter 7, eq. (eq-score-from-eps)
         """
         s = as_schedule(s)
 
@@ -119,7 +123,10 @@ class _Distribution:
         return eps_model
 
     def score_model(self, s: Schedule):
-        """An exact ``score_model(x, t)`` = ∇ log q(x_t) for schedule s."""
+        """An exact ``score_model(x, t)`` = ∇ log q(x_t) for schedule s.
+
+        Book: chapter 7, eq. (eq-tweedie)
+        """
         s = as_schedule(s)
 
         def score_model(x, t):
@@ -286,6 +293,8 @@ class GaussianMixture1D(_DiagonalGaussianMixture):
         weights: (K,), positive, summing to 1.
         means: (K,).
         variances: (K,), positive (variances, not standard deviations).
+
+    Book: chapter 3, eq. (eq-closed-form)
     """
 
     DEFAULT = ((0.2, 0.3, 0.35, 0.15), (-1.6, -0.5, 0.6, 1.7),
@@ -304,7 +313,7 @@ class GaussianMixture1D(_DiagonalGaussianMixture):
     def cdf(self, x) -> np.ndarray:
         """Cumulative distribution function of the data, shape (N,)."""
         x, _, _ = self._levels(x, None, None)
-        from math import erf  # numpy has no erf; this is exact enough
+        # NumPy has no erf: apply math.erf elementwise (N·K calls).
         z = (x - self.means[:, 0][None]) / np.sqrt(
             self.variances[:, 0][None])
         phi = 0.5 * (1 + np.frompyfunc(erf, 1, 1)(z / np.sqrt(2)).astype(
@@ -332,6 +341,8 @@ class GaussianMixture2D(_DiagonalGaussianMixture):
         means: (K, 2).
         variances: (K,) (isotropic) or (K, 2) (diagonal), positive.
         labels: (K,) non-negative ints (default 0..K−1).
+
+    Book: chapter 3, eq. (eq-closed-form)
     """
 
     def __init__(self, weights=None, means=None, variances=None,
@@ -397,14 +408,18 @@ class SwissRoll2D(_Distribution):
 
         q(x_t) = ∫ p(θ) N(x_t; √ᾱ_t μ(θ), (ᾱ_t σ_d² + 1 − ᾱ_t) I) dθ,
 
-    evaluated by composite Gauss-Legendre quadrature in θ with a number of
-    nodes that grows as the kernel narrows (width √(σ_d² + 1/SNR_t) in
-    x_0 units), so that score, ε and E[x_0 | x_t] are accurate to about
-    1e-6 relative at every t.
+    evaluated by composite Gauss-Legendre quadrature in θ (16 nodes per
+    panel, panels of equal arc length) with a number of panels that grows
+    as the kernel narrows (its width is √(σ_d² + 1/SNR_t) in x_0 units):
+    score, ε and E[x_0 | x_t] agree with an eight times finer quadrature
+    to better than 1e-6 relative at every t, near the roll and far from
+    it.
 
     Args:
         noise_std: σ_d > 0.
         scale: c > 0.
+
+    Book: chapter 3, eq. (eq-closed-form)
     """
 
     THETA_MIN = 1.5 * np.pi
@@ -432,7 +447,7 @@ class SwissRoll2D(_Distribution):
 
     def arc_length(self, theta) -> np.ndarray:
         """Length of the curve μ from θ_min to θ (|μ'(θ)| = √(1+θ²)/c)."""
-        theta = np.asarray(theta, dtype=np.float64)
+        theta = as_float_array(theta, "theta")
 
         def antiderivative(th):
             return (th * np.sqrt(1 + th ** 2) + np.arcsinh(th)) / 2
@@ -449,7 +464,10 @@ class SwissRoll2D(_Distribution):
         return self.curve(theta) + self.noise_std * noise
 
     def smoothed(self, sigma: float) -> SwissRoll2D:
-        """The data convolved with N(0, σ² I): σ_d² becomes σ_d² + σ²."""
+        """The data convolved with N(0, σ² I): σ_d² becomes σ_d² + σ².
+
+        Book: chapter 7, eq. (eq-annealed-langevin)
+        """
         sigma = as_positive_float(sigma, "sigma", allow_zero=True)
         return SwissRoll2D(np.sqrt(self.noise_std ** 2 + sigma ** 2),
                            self.scale)

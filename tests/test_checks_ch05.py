@@ -9,7 +9,7 @@ tested against Monte Carlo estimates and against the package.
 import numpy as np
 import pytest
 
-from diffusion_edu import checks
+from diffusion_edu import checks, elbo
 from diffusion_edu import gaussian as ga
 from diffusion_edu import schedules as sch
 from diffusion_edu.checks import ch05
@@ -38,11 +38,18 @@ def kl_logvar_form(mu1, var1, mu2, var2):
                         + (mu1 - mu2) ** 2 * np.exp(-lv2) - 1, axis=1)
 
 
-def prior_by_kl(s, x0):
-    ab = s.alpha_bar[s.T]
-    mu = np.sqrt(ab) * x0
-    return kl_by_loop(mu, np.full_like(x0, 1 - ab), np.zeros_like(x0),
-                      np.ones_like(x0))
+def decoder_with_package(x0, mean, var):
+    return -np.sum(elbo.gaussian_log_likelihood(x0, mean, var), axis=1)
+
+
+def decoder_by_loop(x0, mean, var):
+    out = np.zeros(x0.shape[0])
+    for n in range(x0.shape[0]):
+        for d in range(x0.shape[1]):
+            out[n] -= np.log(np.exp(-(x0[n, d] - mean[n, d]) ** 2
+                                    / (2 * var))
+                             / np.sqrt(2 * np.pi * var))
+    return out
 
 
 def per_step_with_package(s, x0, xt, t, eps_hat, sigma2):
@@ -70,7 +77,8 @@ def weight_by_hand(s, t, sigma2):
 
 CHECKS = [
     (ch05.check_gaussian_kl, [ch05._kl, kl_by_loop, kl_logvar_form]),
-    (ch05.check_prior_term, [ch05._prior_reference, prior_by_kl]),
+    (ch05.check_decoder_nll,
+     [ch05._decoder_reference, decoder_with_package, decoder_by_loop]),
     (ch05.check_per_step_kl,
      [ch05._per_step_reference, per_step_with_package,
       per_step_lambda_form]),
@@ -186,14 +194,45 @@ def test_kl_reference_matches_monte_carlo():
     assert abs(ratio.mean() - exact) < 4 * se
 
 
-def test_prior_reference_is_zero_only_when_q_equals_prior():
-    s = sch.linear(1000)
-    x0 = np.zeros((1, 3))
-    value = ch05._prior_reference(s, x0)[0]
-    ab = s.alpha_bar[s.T]
-    # 0.5 D (-ᾱ_T - log(1 - ᾱ_T)) = D ᾱ_T² / 4 + O(ᾱ_T³)
-    assert value == pytest.approx(3 * ab ** 2 / 4, rel=1e-3)
-    assert ch05._prior_reference(s, np.ones((1, 3)))[0] > value
+def test_kl_reference_matches_package_gaussian_kl():
+    for case in ch05._gaussian_kl_cases():
+        mu1, var1, mu2, var2 = case.args
+        np.testing.assert_allclose(
+            ch05._kl(mu1, var1, mu2, var2),
+            elbo.gaussian_kl(mu1, var1, mu2, var2).sum(axis=1),
+            rtol=1e-12, atol=1e-15)
+
+
+def test_decoder_reference_matches_monte_carlo_cross_entropy():
+    # E_x[-log N(x; m, v)] for x ~ N(m, v) is 0.5 log(2 pi e v).
+    rng = np.random.default_rng(4)
+    v = 0.3
+    x = np.sqrt(v) * rng.standard_normal((200_000, 1))
+    nll = ch05._decoder_reference(x, np.zeros_like(x), v)
+    se = nll.std() / np.sqrt(nll.size)
+    assert abs(nll.mean() - 0.5 * np.log(2 * np.pi * np.e * v)) < 4 * se
+
+
+def test_per_step_reference_matches_package_elbo_terms():
+    s = sch.cosine(20)
+    rng = np.random.default_rng(5)
+    x0 = rng.standard_normal((6, 2))
+
+    def eps_model(x, t):
+        return 0.5 * x
+
+    for var_type in ("fixed_small", "fixed_large"):
+        terms = elbo.elbo_terms(s, eps_model, x0, np.random.default_rng(6),
+                                var_type=var_type)
+        sigma2 = ga.reverse_variance(s, var_type)
+        replay = np.random.default_rng(6)
+        for t in range(1, s.T + 1):
+            xt = ga.q_sample(s, x0, t, replay.standard_normal(x0.shape))
+            if t >= 2:
+                np.testing.assert_allclose(
+                    ch05._per_step_reference(s, x0, xt, t,
+                                             eps_model(xt, t), sigma2[t]),
+                    terms.kl[:, t], rtol=1e-10, atol=1e-12)
 
 
 def test_per_step_reference_equals_lambda_weighted_eps_error():
@@ -216,7 +255,7 @@ def test_checks_are_exported_from_package():
 
 
 def test_check_cases_are_deterministic():
-    for make in (ch05._gaussian_kl_cases, ch05._prior_cases,
+    for make in (ch05._gaussian_kl_cases, ch05._decoder_cases,
                  ch05._per_step_cases):
         for ca, cb in zip(make(), make(), strict=True):
             for xa, xb in zip(ca.args, cb.args, strict=True):

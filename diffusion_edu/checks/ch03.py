@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import elbo
 from .. import gaussian as gs
 from .. import schedules as sch
 from .. import toy_data as td
@@ -357,9 +358,9 @@ def _kl_terms(x0, ab, var=None, mean_sq=None):
 
 
 def _prior_kl_reference(x0, alpha_bar_T):
-    # The Gaussian KL per coordinate, written out; the tests also compare
-    # it with diffusion_edu.elbo when that module is present.
-    return _kl_terms(np.asarray(x0, dtype=float), alpha_bar_T)
+    # A one-step schedule with alpha_bar_1 = alpha_bar_T has the same
+    # q(x_T | x_0); elbo.prior_kl sums the Gaussian KL over coordinates.
+    return elbo.prior_kl(sch.from_alpha_bar([alpha_bar_T]), x0)
 
 
 def _prior_kl_mean_over_dims(x0, ab):

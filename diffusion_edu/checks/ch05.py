@@ -6,7 +6,8 @@ compares the result with the closed forms of the chapter. The classic
 mistakes it recognises: passing a variance where the formula expects a
 log-variance, dividing by σ⁴ instead of σ², computing the KL the wrong
 way round, forgetting the sum over the D coordinates or the factor D of
-the variance part, and slips in the weight λ_t of eq. (eq-simple-loss).
+the variance part, dropping the normalising constant of the decoder, and
+slips in the weight λ_t of eq. (eq-simple-loss).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from ._core import Case, CheckResult, Mistake, run_check
 
 __all__ = [
     "check_gaussian_kl",
-    "check_prior_term",
+    "check_decoder_nll",
     "check_per_step_kl",
     "check_elbo_weight",
 ]
@@ -132,91 +133,77 @@ def check_gaussian_kl(answer, strict: bool = False) -> CheckResult:
 
 
 # ---------------------------------------------------------------------------
-# The prior term L_T
+# The decoder term L_0
 # ---------------------------------------------------------------------------
 
-def _prior_reference(s, x0):
-    ab = s.alpha_bar[s.T]
-    d = x0.shape[1]
-    return 0.5 * (ab * np.sum(x0 ** 2, axis=1) - d * ab
-                  - d * np.log1p(-ab))
+def _decoder_reference(x0, mean, var):
+    return 0.5 * np.sum(np.log(2 * np.pi * var) + (x0 - mean) ** 2 / var,
+                        axis=1)
 
 
-def _prior_sqrt_alpha_bar(s, x0):
-    ab = s.alpha_bar[s.T]
-    d = x0.shape[1]
-    return 0.5 * (np.sqrt(ab) * np.sum(x0 ** 2, axis=1) - d * ab
-                  - d * np.log1p(-ab))
-
-
-def _prior_std_as_var(s, x0):
-    ab = s.alpha_bar[s.T]
-    d = x0.shape[1]
-    var = (1.0 - ab) ** 2
-    return 0.5 * (ab * np.sum(x0 ** 2, axis=1) + d * var - d
-                  - d * np.log(var))
-
-
-def _prior_log_not_times_d(s, x0):
-    ab = s.alpha_bar[s.T]
-    d = x0.shape[1]
-    return 0.5 * (ab * np.sum(x0 ** 2, axis=1) - d * ab - np.log1p(-ab))
-
-
-def _prior_reversed(s, x0):
-    ab = s.alpha_bar[s.T]
-    d = x0.shape[1]
-    return 0.5 * (d * np.log1p(-ab) + (d + ab * np.sum(x0 ** 2, axis=1))
-                  / (1.0 - ab) - d)
-
-
-def _prior_cases() -> list[Case]:
+def _decoder_cases() -> list[Case]:
     rng = np.random.default_rng(502)
+    lin = sch.linear(1000)
     cases = []
-    for label, s, shape in [
-            ("linear(1000) (alpha_bar_T ~ 4e-5), 5 points in 1-D",
-             sch.linear(1000), (5, 1)),
-            ("constant(10, 0.1) (alpha_bar_T ~ 0.35), 4 points in 2-D",
-             sch.constant(10, 0.1), (4, 2)),
-            ("linear(100) (alpha_bar_T ~ 0.36), 3 points in 3-D",
-             sch.linear(100), (3, 3)),
-            ("cosine(20), 6 points in 1-D", sch.cosine(20), (6, 1)),
-            ("constant(4, 0.3), 4 points in 2-D, far from 0",
-             sch.constant(4, 0.3), (4, 2))]:
-        scale = 5.0 if "far" in label else 1.5
-        cases.append(Case(label, (s, scale * rng.standard_normal(shape))))
-    cases.append(Case("constant(5, 0.2), x_0 = 0 in 2-D",
-                      (sch.constant(5, 0.2), np.zeros((2, 2)))))
+    for label, shape, var, spread in [
+            ("5 points in 1-D, var = beta_1 = 1e-4 (linear schedule)",
+             (5, 1), float(lin.beta[1]), 0.01),
+            ("4 points in 2-D, var = 0.05", (4, 2), 0.05, 0.3),
+            ("3 points in 3-D, var = 1", (3, 3), 1.0, 1.0),
+            ("6 points in 1-D, var = 0.5, far from the mean", (6, 1), 0.5,
+             4.0)]:
+        x0 = rng.standard_normal(shape)
+        mean = x0 + spread * rng.standard_normal(shape)
+        cases.append(Case(label, (x0, mean, var)))
+    x0 = rng.standard_normal((3, 2))
+    cases.append(Case("mean = x0 exactly (only the normalising constant)",
+                      (x0, x0.copy(), 0.01)))
     return cases
 
 
-def check_prior_term(answer, strict: bool = False) -> CheckResult:
-    """Check ``answer(s, x0)`` = L_T = KL(q(x_T | x_0) ‖ N(0, I)) per row,
-    x0 (N, D) -> (N,) (exercise ex-05-prior-term)."""
+def check_decoder_nll(answer, strict: bool = False) -> CheckResult:
+    """Check ``answer(x0, mean, var)`` = L_0 = −log N(x_0; mean, var I)
+    per row, arrays (N, D) and a number var -> (N,) (exercise
+    ex-05-decoder-nll)."""
     return run_check(
-        "prior term L_T = KL(q(x_T | x_0) || N(0, I))", answer,
-        _prior_reference, _prior_cases(), strict=strict,
+        "decoder term L_0 = -log p_theta(x_0 | x_1)", answer,
+        _decoder_reference, _decoder_cases(), strict=strict,
         mistakes=[
-            Mistake("sqrt(alpha_bar_T) instead of alpha_bar_T in the mean "
-                    "term", _prior_sqrt_alpha_bar,
-                    "the mean of q(x_T | x_0) is sqrt(alpha_bar_T) x_0, so "
-                    "its squared norm is alpha_bar_T ||x_0||^2."),
-            Mistake("1 - alpha_bar_T used as a standard deviation",
-                    _prior_std_as_var,
-                    "1 - alpha_bar_T is already the VARIANCE of "
-                    "q(x_T | x_0); do not square it."),
+            Mistake("log(2 pi) missing",
+                    lambda x, m, v: 0.5 * np.sum(
+                        np.log(v) + (x - m) ** 2 / v, axis=1),
+                    "the bound needs the full negative log-density: keep "
+                    "the normalising constant 0.5 log(2 pi var) per "
+                    "coordinate. Dropping constants is fine for a "
+                    "training loss, not for the value of the bound."),
+            Mistake("sign flipped (log-likelihood instead of its "
+                    "negative)",
+                    lambda x, m, v: -_decoder_reference(x, m, v),
+                    "L_0 = -log p_theta(x_0 | x_1) is a negative "
+                    "log-likelihood: 0.5 (log(2 pi var) + (x_0 - mu)^2 / "
+                    "var) summed over coordinates."),
+            Mistake("variance used as a standard deviation",
+                    lambda x, m, v: 0.5 * np.sum(
+                        np.log(2 * np.pi * v ** 2) + (x - m) ** 2 / v ** 2,
+                        axis=1),
+                    "var is already the variance sigma^2: use log(2 pi "
+                    "var) and divide by var, not by var^2."),
             Mistake("log term not multiplied by D",
-                    _prior_log_not_times_d,
-                    "each of the D coordinates contributes -0.5 log(1 - "
-                    "alpha_bar_T): the log term carries the factor D."),
-            Mistake("KL the wrong way round: KL(N(0, I) || q(x_T | x_0))",
-                    _prior_reversed,
-                    "L_T = KL(q(x_T | x_0) || p(x_T)): the forward "
-                    "process comes first, the prior N(0, I) second, so "
-                    "you divide by the prior's variance 1."),
+                    lambda x, m, v: 0.5 * (np.log(2 * np.pi * v)
+                                           + np.sum((x - m) ** 2 / v,
+                                                    axis=1)),
+                    "each of the D coordinates has its own normalising "
+                    "constant: the term 0.5 log(2 pi var) appears D "
+                    "times."),
+            Mistake("factor 1/2 missing on the squared error",
+                    lambda x, m, v: np.sum(
+                        0.5 * np.log(2 * np.pi * v) + (x - m) ** 2 / v,
+                        axis=1),
+                    "log N(x; mu, var) = -0.5 log(2 pi var) - (x - mu)^2 / "
+                    "(2 var): the squared error is divided by 2 var."),
         ],
-        hint="L_T = 0.5 [alpha_bar_T ||x_0||^2 + D (1 - alpha_bar_T) - D "
-             "- D log(1 - alpha_bar_T)]; alpha_bar_T is s.alpha_bar[s.T].")
+        hint="L_0 = 0.5 sum_d [log(2 pi var) + (x_0 - mean)^2 / var], one "
+             "value per row.")
 
 
 # ---------------------------------------------------------------------------
