@@ -105,7 +105,7 @@ class MLPDenoiser(nn.Module):
 
     def __init__(self, dim: int, hidden: int = 64, depth: int = 3,
                  time_embedding: int = 32, fourier_features: int = 16,
-                 fourier_scale: float = 1.0, seed: int = 0):
+                 fourier_scale: float = 0.5, seed: int = 0):
         super().__init__()
         dim = as_int(dim, "dim", minimum=1)
         hidden = as_int(hidden, "hidden", minimum=1)
@@ -233,25 +233,30 @@ def _lr_factor(step: int, steps: int, warmup: int) -> float:
     return 0.5 * (1.0 + math.cos(math.pi * u))
 
 
-def _diverged(step: int, value: float, start: float, lr: float):
+def _diverged(step: int, value: float, start: float, lr: float,
+              data_std: float) -> TrainingDivergedError:
+    """The error raised when the loss at ``step`` is NaN, inf or huge."""
     what = ("became NaN" if math.isnan(value) else
             "became infinite" if math.isinf(value) else
             f"exploded to {value:.3g}")
+    when = (f"it started near {start:.3g}" if math.isfinite(start)
+            else "it was not finite from the first step")
+    hints = [f"use a smaller learning rate (e.g. lr={lr / 10:g})"]
+    if data_std > 10 or not math.isfinite(start):
+        hints.insert(0, f"standardise the data (their standard deviation "
+                        f"is {data_std:.3g}; the network expects data of "
+                        f"roughly unit scale)")
     return TrainingDivergedError(
-        f"training diverged at step {step}: the loss {what} (it started "
-        f"near {start:.3g}). No model is returned because its weights are "
-        f"no longer usable. Try a smaller learning rate (e.g. "
-        f"lr={lr / 10:g}), check that the data are finite and roughly of "
-        f"unit scale (standardise them), or keep the default "
-        f"architecture.")
+        f"training diverged at step {step}: the loss {what} ({when}). "
+        f"No model is returned: its weights are no longer usable. Try "
+        f"to {' or '.join(hints)}.")
 
 
-def train_denoiser(data_or_sampler, s: Schedule, steps: int = 3000,
-                   batch_size: int = 512, lr: float = 3e-3,
+def train_denoiser(data_or_sampler, s: Schedule, steps: int = 2000,
+                   batch_size: int = 512, lr: float = 1e-2,
                    seed: int = 0,
                    progress: bool | Literal["auto"] = "auto", *,
-                   model: MLPDenoiser | None = None,
-                   ema_decay: float = 0.995, warmup: int = 100,
+                   model: MLPDenoiser | None = None, warmup: int = 100,
                    weight_decay: float = 0.0,
                    num_threads: int | None = 1) -> TrainingResult:
     """Train ε̂_θ with the simplified loss of Ho et al. (2020).
@@ -261,9 +266,8 @@ def train_denoiser(data_or_sampler, s: Schedule, steps: int = 3000,
 
     one minibatch per step (the mean over the batch and the D
     coordinates), x_t drawn with :func:`diffusion_edu.gaussian.q_sample`.
-    AdamW with a linear warm-up then a cosine decay of the learning rate
-    to 0; the returned weights are an exponential moving average (EMA)
-    of the iterates, which removes most of the minibatch noise.
+    AdamW with a linear warm-up, then a cosine decay of the learning
+    rate to 0 (which also averages out the minibatch noise at the end).
 
     Args:
         data_or_sampler: data of shape (N, D) (minibatches are drawn
@@ -281,7 +285,6 @@ def train_denoiser(data_or_sampler, s: Schedule, steps: int = 3000,
             the book build).
         model: an :class:`MLPDenoiser` to train (default: a new
             ``MLPDenoiser(D, seed=seed)``); it is trained in place.
-        ema_decay: decay of the weight average in [0, 1) (0: no EMA).
         warmup: number of warm-up steps of the learning rate.
         weight_decay: AdamW's decoupled weight decay (>= 0).
         num_threads: sets ``torch.set_num_threads`` (and leaves it set,
@@ -304,9 +307,6 @@ def train_denoiser(data_or_sampler, s: Schedule, steps: int = 3000,
     lr = as_positive_float(lr, "lr")
     seed = as_int(seed, "seed", minimum=0)
     show = _progress_enabled(progress)
-    ema_decay = as_positive_float(ema_decay, "ema_decay", allow_zero=True)
-    if ema_decay >= 1:
-        raise ValueError(f"ema_decay must lie in [0, 1); got {ema_decay}")
     warmup = as_int(warmup, "warmup", minimum=0)
     weight_decay = as_positive_float(weight_decay, "weight_decay",
                                      allow_zero=True)
@@ -339,7 +339,6 @@ def train_denoiser(data_or_sampler, s: Schedule, steps: int = 3000,
                                 fused=True)
     except (RuntimeError, TypeError):
         opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
-    ema = [p.detach().clone() for p in params] if ema_decay else None
     warmup = min(warmup, steps)
     losses = torch.empty(steps, dtype=torch.float64)
     chunk = max(1, min(steps, 65536 // batch_size))
@@ -347,7 +346,7 @@ def train_denoiser(data_or_sampler, s: Schedule, steps: int = 3000,
     if show:
         from tqdm.auto import tqdm
         bar = tqdm(total=steps, desc="training", unit="step")
-    start = None
+    start, data_std = math.nan, math.nan
     model.train()
     try:
         for first in range(0, steps, chunk):
@@ -372,29 +371,22 @@ def train_denoiser(data_or_sampler, s: Schedule, steps: int = 3000,
                 loss.backward()
                 opt.step()
                 losses[step] = loss.detach()
-                if ema is not None:
-                    decay = min(ema_decay, (1 + step) / (10 + step))
-                    torch._foreach_lerp_(ema, params, 1.0 - decay)
             done = losses[first:first + k].numpy()
-            if start is None:
-                start = float(np.mean(done[:10]))
-                if not math.isfinite(start):
-                    start = float("nan")
-            bad = np.flatnonzero(~np.isfinite(done)
-                                 | (done > 1e3 * max(start, 1.0)))
+            if first == 0:
+                start, data_std = float(done[0]), float(np.std(x0))
+            # Exploded: far above where a fresh network starts (~1).
+            limit = 1e3 * max(start, 1.0) if math.isfinite(start) else 0
+            bad = np.flatnonzero(~np.isfinite(done) | (done > limit))
             if bad.size:
                 i = int(bad[0])
-                raise _diverged(first + i + 1, float(done[i]), start, lr)
+                raise _diverged(first + i + 1, float(done[i]), start, lr,
+                                data_std)
             if bar is not None:
                 bar.update(k)
                 bar.set_postfix(loss=f"{float(done[-k:].mean()):.4f}")
     finally:
         if bar is not None:
             bar.close()
-    if ema is not None:
-        with torch.no_grad():
-            for p, e in zip(params, ema, strict=True):
-                p.copy_(e)
     model.eval()
     model.schedule = s
     return TrainingResult(model, losses.numpy().copy())
@@ -412,7 +404,8 @@ def _check_model(model, name: str = "model") -> MLPDenoiser:
     return model
 
 
-def as_eps_model(model: MLPDenoiser, *, num_threads: int | None = 1
+def as_eps_model(model: MLPDenoiser, s: Schedule | None = None, *,
+                 num_threads: int | None = 1
                  ) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
     """Wrap the network as a NumPy ``eps_model(x, t) -> ndarray``.
 
@@ -424,18 +417,31 @@ def as_eps_model(model: MLPDenoiser, *, num_threads: int | None = 1
     Args:
         model: an :class:`MLPDenoiser` (the wrapper keeps a reference:
             it follows later changes of the weights).
+        s: the schedule whose steps t the model is called with; only
+            needed when ``model.schedule`` is None (an untrained model).
         num_threads: sets ``torch.set_num_threads`` once, now; None
             keeps torch's setting.
 
     Returns:
         eps_model(x, t): x of shape (N, D), t an int or an int array of
-        shape (N,) in 1..T (T of ``model.schedule`` when it is known)
-        -> ε̂ of shape (N, D), float64. Its attribute ``model`` is the
-        network.
+        shape (N,) in 1..T -> ε̂ of shape (N, D), float64. Its
+        attributes ``model`` and ``schedule`` are the network and the
+        schedule.
 
     Book: chapter 6, eq. (eq-ddpm-step)
     """
     model = _check_model(model)
+    if model.schedule is not None:
+        if s is not None and as_schedule(s).T != model.schedule.T:
+            raise ValueError(
+                f"s has T = {s.T} but the model was trained with T = "
+                f"{model.schedule.T}; leave s out (the model knows its "
+                f"schedule)")
+        s = model.schedule
+    elif s is None:
+        raise ValueError("model.schedule is None (an untrained model): "
+                         "pass the schedule, as_eps_model(model, s)")
+    s = as_schedule(s)
     if num_threads is not None:
         torch.set_num_threads(as_int(num_threads, "num_threads",
                                      minimum=1))
@@ -446,12 +452,7 @@ def as_eps_model(model: MLPDenoiser, *, num_threads: int | None = 1
         if x.shape[1] != model.dim:
             raise ValueError(f"x must have shape (N, D) with D = "
                              f"{model.dim}; got shape {x.shape}")
-        T = model.schedule.T if model.schedule is not None else None
-        if T is None:
-            t = np.broadcast_to(np.asarray(t), (x.shape[0],))
-            t = as_timesteps(t, max(int(t.max()), 1), x.shape[0])
-        else:
-            t = as_timesteps(t, T, x.shape[0])
+        t = as_timesteps(t, s.T, x.shape[0])
         # One step for the whole batch (as in the samplers): embed it once.
         tt = t[:1] if np.all(t == t[0]) else t
         with torch.inference_mode():
@@ -460,6 +461,7 @@ def as_eps_model(model: MLPDenoiser, *, num_threads: int | None = 1
         return out.numpy().astype(np.float64)
 
     eps_model.model = model
+    eps_model.schedule = s
     return eps_model
 
 
@@ -581,7 +583,7 @@ def loss_per_timestep(model, data_or_sampler, s: Schedule | None = None,
         if s is None:
             raise ValueError("model.schedule is None: pass the schedule "
                              "s the model was trained with")
-        net = as_eps_model(model, num_threads=None)
+        net = as_eps_model(model, s, num_threads=None)
     elif callable(model):
         net = model
     else:
