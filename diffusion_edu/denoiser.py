@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 import numbers
 import os
+import warnings
 from collections.abc import Callable
 from typing import Literal, NamedTuple
 
@@ -48,6 +49,7 @@ __all__ = [
 ]
 
 _FORMAT = "diffusion_edu.denoiser/1"
+_DEFAULT_LR = 1e-2
 
 
 # --------------------------------------------------------------------------
@@ -158,7 +160,8 @@ class MLPDenoiser(nn.Module):
         return torch.cat([x, torch.sin(proj), torch.cos(proj)], dim=1)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        """ε̂_θ(x_t, t): x (N, D) float32, t (N,) or (1,) -> (N, D)."""
+        """ε̂_θ(x_t, t): x (N, D), t (N,) or (1,) -> (N, D) float32."""
+        x = x.to(torch.float32)
         emb = sinusoidal_embedding(t, self.freqs)
         h = self.act(self.inp(self.features(x)) + self.time[0](emb))
         for layer, time in zip(self.layers, self.time[1:], strict=True):
@@ -241,7 +244,8 @@ def _diverged(step: int, value: float, start: float, lr: float,
             f"exploded to {value:.3g}")
     when = (f"it started near {start:.3g}" if math.isfinite(start)
             else "it was not finite from the first step")
-    hints = [f"use a smaller learning rate (e.g. lr={lr / 10:g})"]
+    smaller = min(lr / 10, _DEFAULT_LR)
+    hints = [f"use a smaller learning rate (e.g. lr={smaller:g})"]
     if data_std > 10 or not math.isfinite(start):
         hints.insert(0, f"standardise the data (their standard deviation "
                         f"is {data_std:.3g}; the network expects data of "
@@ -253,7 +257,7 @@ def _diverged(step: int, value: float, start: float, lr: float,
 
 
 def train_denoiser(data_or_sampler, s: Schedule, steps: int = 2000,
-                   batch_size: int = 512, lr: float = 1e-2,
+                   batch_size: int = 512, lr: float = _DEFAULT_LR,
                    seed: int = 0,
                    progress: bool | Literal["auto"] = "auto", *,
                    model: MLPDenoiser | None = None, warmup: int = 100,
@@ -354,6 +358,14 @@ def train_denoiser(data_or_sampler, s: Schedule, steps: int = 2000,
             n = k * batch_size
             # Draw k minibatches at once: x_0, t ~ U{1..T}, ε ~ N(0, I).
             x0 = fresh(n)
+            if first == 0:
+                data_std = float(np.std(x0))
+                if not 0.1 <= data_std <= 10:
+                    warnings.warn(
+                        f"the data have standard deviation {data_std:.3g}"
+                        f"; the schedule and the network assume data of "
+                        f"roughly unit scale: standardise them first",
+                        UserWarning, stacklevel=2)
             t = rng.integers(1, s.T + 1, size=n)
             noise = rng.standard_normal((n, dim))
             xt = q_sample(s, x0, t, noise)
@@ -373,7 +385,7 @@ def train_denoiser(data_or_sampler, s: Schedule, steps: int = 2000,
                 losses[step] = loss.detach()
             done = losses[first:first + k].numpy()
             if first == 0:
-                start, data_std = float(done[0]), float(np.std(x0))
+                start = float(done[0])
             # Exploded: far above where a fresh network starts (~1).
             limit = 1e3 * max(start, 1.0) if math.isfinite(start) else 0
             bad = np.flatnonzero(~np.isfinite(done) | (done > limit))

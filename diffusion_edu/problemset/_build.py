@@ -302,7 +302,8 @@ def _nbgrader(grade_id: str, *, solution=False, grade=False, locked=False,
     meta = {"grade": grade, "grade_id": grade_id, "locked": locked,
             "schema_version": 3, "solution": solution, "task": False}
     if grade:
-        meta["points"] = points
+        meta["points"] = (int(points) if float(points).is_integer()
+                          else points)
     return {"nbgrader": meta}
 
 
@@ -697,7 +698,7 @@ Due: {due}. {n} exercises, {points} points.
 
       nbgrader generate_assignment {slug}   # -> release/{slug}/
       # collect submissions into submitted/<student>/{slug}/{slug}.ipynb
-      nbgrader autograde {slug} --create
+      nbgrader autograde {slug}
       nbgrader formgrader                   # grade the derivations
 
 Rebuild this folder from the spec instead of editing it.

@@ -57,7 +57,7 @@ HEADER = """\
 # Statements, stubs, checks and solutions live in the notebooks only.
 # `python -m diffusion_edu.problemset catalogue --sync` adds entries for
 # new exercises (with defaults to review) and drops removed ones;
-# `... catalogue --check` lists every disagreement with the notebooks.
+# `python -m diffusion_edu.problemset catalogue` lists every disagreement.
 """
 
 

@@ -178,7 +178,7 @@ class Browse:
         if target:  # the landing page redirects to the first page
             page.wait_for_url(urljoin(visit.url, target), wait_until="load")
         page.evaluate(MATHJAX_DONE)
-        page.wait_for_load_state("networkidle")
+        page.wait_for_load_state("networkidle", timeout=60_000)
         visit.weight = page.evaluate(WEIGHT)
         # Also what routing cannot see (e.g. loads of a file:// page).
         visit.foreign = list(dict.fromkeys(

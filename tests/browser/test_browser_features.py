@@ -12,6 +12,8 @@ from sitecheck import ROOT, pages_containing, redirect_target, site_pages
 EXPLORABLE = "diffusion-edu-explorable"
 SOLUTION_DROPDOWN = re.compile(
     r'class="[^"]*\bsolution\b[^"]*\bdropdown\b[^"]*"')
+DROPDOWN = re.compile(
+    r'class="(?=[^"]*\badmonition\b)[^"]*\bdropdown\b[^"]*"')
 
 
 def _drag_to_other_end(page, slider) -> None:
@@ -73,24 +75,30 @@ def test_every_explorable_slider_changes_the_figure(site, browse_http):
     assert not problems, "\n".join(problems)
 
 
-def test_solution_dropdowns_open(site, browse_http):
-    pages = pages_containing(site, SOLUTION_DROPDOWN)
-    assert pages, "no solution dropdown (sphinx-exercise) on any page"
+def test_dropdowns_open_and_close(site, browse_http):
+    """Every collapsible box (solutions, proofs, ...) opens on a click on
+    its title and closes on its button; and there are solutions."""
+    assert pages_containing(site, SOLUTION_DROPDOWN), (
+        "no solution dropdown (sphinx-exercise, :class: dropdown) on any "
+        "page")
     problems = []
-    for page_path in pages:
+    for page_path in pages_containing(site, DROPDOWN):
         page, visit = browse_http.open(page_path)
-        dropdowns = page.locator(".solution.dropdown")
+        dropdowns = page.locator(".admonition.dropdown")
         for i in range(dropdowns.count()):
             dropdown = dropdowns.nth(i)
-            body = dropdown.locator(
-                ":scope > :not(.admonition-title)").first
-            where = f"{page_path}: solution {i}"
+            kind = (dropdown.get_attribute("class") or "").split()[0]
+            where = f"{page_path}: {kind} dropdown {i}"
+            title = dropdown.locator(":scope > .admonition-title")
+            body = dropdown.locator(":scope > :not(.admonition-title)").first
+            if title.count() == 0:
+                problems.append(f"{where} has no title to click")
+                continue
             if body.is_visible():
                 problems.append(f"{where} is open before a click")
                 continue
-            # Where a reader clicks: the start of the title ("Solution
-            # to ..."; the rest of it links to the exercise).
-            title = dropdown.locator(".admonition-title").first
+            # Where a reader clicks: the start of the title (the rest of a
+            # solution's title links to its exercise).
             title.click(position={"x": 4, "y": 8})
             try:
                 body.wait_for(state="visible", timeout=3000)

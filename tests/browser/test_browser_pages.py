@@ -4,7 +4,7 @@ For each HTML page of the site (discovered from the build, so chapters
 added later are covered) and each way of reading it (over HTTP from
 127.0.0.1, and unzipped from the offline copy via file://):
 
-* it has a meaningful title;
+* it has a meaningful title, without raw TeX;
 * its mathematics is typeset: MathJax output in every math element, no
   MathJax error, and no raw ``$$``, ``\\(`` or ``\\[`` left in the text;
 * every image has loaded and has real alternative text;
@@ -91,6 +91,8 @@ def test_page_works(browse, page_path):
     title = facts["title"].split(" \u2014 ")[0].strip()
     if title.lower() in GENERIC_TITLES:
         problems.append(f"no meaningful title: {facts['title']!r}")
+    if any(tex in facts["title"] for tex in RAW_TEX):
+        problems.append(f"raw TeX in the title: {facts['title']!r}")
 
     for tex in RAW_TEX:
         if tex in facts["text"]:
