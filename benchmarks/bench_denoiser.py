@@ -150,7 +150,8 @@ def main(argv=None) -> int:
         rows = {c.name: row(c, args.seeds, args.draws, ideals[c.name],
                             cache) for c in cfgs}
         per_run.append(rows)
-        print(f"run {run + 1}/{args.runs}:", file=sys.stderr)
+        print(f"run {run + 1}/{args.runs} done", file=sys.stderr,
+              flush=True)
     median = {c.name: {key: statistics.median(r[c.name][key]
                                               for r in per_run)
                        for key in per_run[0][c.name]}

@@ -37,6 +37,8 @@ from .schedules import Schedule, as_schedule, as_timesteps
 
 __all__ = [
     "MLPDenoiser",
+    "sinusoidal_embedding",
+    "count_parameters",
     "TrainingResult",
     "TrainingDivergedError",
     "train_denoiser",
@@ -45,7 +47,6 @@ __all__ = [
     "load",
     "TimestepLoss",
     "loss_per_timestep",
-    "count_parameters",
 ]
 
 _FORMAT = "diffusion_edu.denoiser/1"
@@ -69,6 +70,8 @@ def sinusoidal_embedding(t: torch.Tensor, freqs: torch.Tensor
 
     Returns:
         float32 tensor of shape (N, 2k).
+
+    Book: chapter 6 (the network)
     """
     angles = t.to(torch.float32)[:, None] * freqs[None, :]
     return torch.cat([torch.sin(angles), torch.cos(angles)], dim=1)
@@ -164,13 +167,16 @@ class MLPDenoiser(nn.Module):
         x = x.to(torch.float32)
         emb = sinusoidal_embedding(t, self.freqs)
         h = self.act(self.inp(self.features(x)) + self.time[0](emb))
-        for layer, time in zip(self.layers, self.time[1:], strict=True):
-            h = self.act(layer(h) + time(emb))
+        for layer, proj in zip(self.layers, self.time[1:], strict=True):
+            h = self.act(layer(h) + proj(emb))
         return self.out(h)
 
 
 def count_parameters(model: nn.Module) -> int:
-    """Number of trainable parameters (the number the book prints)."""
+    """Number of trainable parameters (the number the book prints).
+
+    Book: chapter 6 (the network)
+    """
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
@@ -491,6 +497,8 @@ def save(model: MLPDenoiser, path) -> None:
     Args:
         model: a trained :class:`MLPDenoiser` (``model.schedule`` set).
         path: file name (conventionally ``*.pt``).
+
+    Book: chapter 6 (training the network)
     """
     model = _check_model(model)
     if model.schedule is None:
@@ -519,6 +527,8 @@ def load(path) -> MLPDenoiser:
     Returns:
         the :class:`MLPDenoiser`, in eval mode, with ``model.schedule``
         the schedule it was trained with.
+
+    Book: chapter 6 (training the network)
     """
     try:
         payload = torch.load(os.fspath(path), map_location="cpu",
@@ -560,6 +570,12 @@ class TimestepLoss(NamedTuple):
     network_se: np.ndarray
     ideal_se: np.ndarray
 
+    @property
+    def gap(self) -> np.ndarray:
+        """L_t(θ) − L_t*: the part of the loss that training could remove.
+        """
+        return self.network - self.ideal
+
 
 def loss_per_timestep(model, data_or_sampler, s: Schedule | None = None,
                       *, ideal="auto", t=None, n: int = 2000,
@@ -580,7 +596,8 @@ def loss_per_timestep(model, data_or_sampler, s: Schedule | None = None,
         ideal: the ideal ``eps_model(x, t)``; "auto" takes
             ``data_or_sampler.eps_model(s)`` when the data set has one
             (the toy data sets of :mod:`toy_data` do); None skips it.
-        t: int array of time steps (default: about 50 steps over 1..T).
+        t: int array of time steps (default: about 50 steps from 1 to
+            T, evenly spaced in log t, where the gap is at small t).
         n: number of (x_0, ε) pairs per time step.
         seed: seed of x_0 and ε.
 
@@ -614,7 +631,7 @@ def loss_per_timestep(model, data_or_sampler, s: Schedule | None = None,
         raise TypeError(f"ideal must be a function eps_model(x, t), "
                         f"'auto' or None; got {type(ideal).__name__}")
     if t is None:
-        t = np.unique(np.round(np.linspace(1, s.T, min(s.T, 50)))
+        t = np.unique(np.round(np.geomspace(1, s.T, min(s.T, 50)))
                       ).astype(np.int64)
     t = np.atleast_1d(np.asarray(t))
     t = as_timesteps(t, s.T, t.shape[0])

@@ -621,8 +621,11 @@ def build_nbgrader(ctx: _Context) -> tuple[nbformat.NotebookNode,
             gid = f"{p.label}-answer" + (f"{n_answer}" if n_answer else "")
             n_answer += 1
             if "NotImplementedError" not in source:
-                cells.code(source, p.label, "given",
-                           _nbgrader(f"{gid}-given", locked=True))
+                if p.entry.kind == "experiment":   # free to edit, ungraded
+                    cells.code(source, p.label, "experiment")
+                else:
+                    cells.code(source, p.label, "given",
+                               _nbgrader(f"{gid}-given", locked=True))
                 continue
             spliced = splice_solution(source, _solution_code(p))
             if spliced is None:
@@ -634,8 +637,7 @@ def build_nbgrader(ctx: _Context) -> tuple[nbformat.NotebookNode,
             cells.code(spliced, p.label, "answer",
                        _nbgrader(gid, solution=True))
         if p.entry.kind == "experiment" and not n_answer:
-            cells.code("# Your experiment here.", p.label, "experiment",
-                       _nbgrader(f"{p.label}-experiment", solution=True))
+            cells.code("# Your experiment here.", p.label, "experiment")
         for j, (check, pts) in enumerate(zip(p.exercise.checks,
                                              checks_points, strict=True)):
             hidden = strict_calls(check.source)

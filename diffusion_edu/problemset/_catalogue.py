@@ -34,7 +34,7 @@ __all__ = [
 ]
 
 KINDS = ("derivation", "coding", "experiment")
-LABEL = re.compile(r"^ex-(\d{2})-[a-z0-9]+(?:-[a-z0-9]+)*$")
+LABEL = re.compile(r"^ex-(\d{2})-[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*$")
 _FIELDS = ("chapter", "kind", "difficulty", "points", "minutes", "rubric")
 
 HEADER = """\
@@ -214,9 +214,9 @@ def default_entry(ex) -> Entry:
     difficulty = ex.stars if ex.stars in (1, 2, 3) else 2
     kind = ex.inferred_kind
     points = {1: 4, 2: 6, 3: 10}[difficulty]
-    minutes = {"derivation": {1: 15, 2: 25, 3: 40},
-               "coding": {1: 10, 2: 20, 3: 30},
-               "experiment": {1: 15, 2: 25, 3: 35}}[kind][difficulty]
+    minutes = {"derivation": {1: 20, 2: 30, 3: 45},
+               "coding": {1: 15, 2: 25, 3: 40},
+               "experiment": {1: 30, 2: 45, 3: 60}}[kind][difficulty]
     text = "\n".join(b.source for b in ex.body if b.kind == "markdown")
     minutes += 5 * max(0, len(numbered_parts(text)) - 2)
     return Entry(ex.label, ex.chapter, kind, difficulty, points, minutes)

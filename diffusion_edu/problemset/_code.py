@@ -78,29 +78,55 @@ def free_names(source: str) -> set[str]:
 
     nested(table)
     needed = used - bound
-    # names used at the top level before the cell binds them (x = x + 1)
+    # names read at the top level before the cell binds them (x = x + 1)
     tree = _parse(source)
     if tree is not None:
-        first_store: dict[str, int] = {}
-        first_load: dict[str, int] = {}
+        candidates = used & bound
+        stored: set[str] = set()
         for stmt in tree.body:
-            for node in ast.walk(stmt):
-                if isinstance(node, ast.Name):
-                    book = (first_load if isinstance(node.ctx, ast.Load)
-                            else first_store)
-                    book.setdefault(node.id, stmt.lineno)
-            if isinstance(stmt, (ast.FunctionDef, ast.ClassDef,
-                                 ast.AsyncFunctionDef)):
-                first_store.setdefault(stmt.name, stmt.lineno)
-            for node in ast.walk(stmt):
-                if isinstance(node, (ast.Import, ast.ImportFrom)):
-                    for alias in node.names:
-                        name = (alias.asname or alias.name).split(".")[0]
-                        first_store.setdefault(name, node.lineno)
-        for name in used & bound:
-            if first_load.get(name, 10**9) < first_store.get(name, 0):
-                needed.add(name)
+            here = _stores(stmt)
+            if isinstance(stmt, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
+                reads = _loads(stmt.value) if stmt.value is not None \
+                    else set()
+                if isinstance(stmt, ast.AugAssign):
+                    reads |= _stores(stmt)
+                early = reads
+            else:
+                early = _loads(stmt) - here
+            needed |= (early & candidates) - stored
+            stored |= here
     return needed - set(dir(builtins)) - _IPYTHON
+
+
+def _loads(node: ast.AST) -> set[str]:
+    """Names read when ``node`` runs (not inside function bodies, which
+    run later; their defaults and decorators do count)."""
+    out: set[str] = set()
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, ast.Name) and isinstance(item.ctx, ast.Load):
+            out.add(item.id)
+        if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            stack += [*item.decorator_list, *item.args.defaults,
+                      *[d for d in item.args.kw_defaults if d is not None]]
+        elif isinstance(item, ast.Lambda):
+            stack += [*item.args.defaults]
+        else:
+            stack += list(ast.iter_child_nodes(item))
+    return out
+
+
+def _stores(stmt: ast.stmt) -> set[str]:
+    out = {n.id for n in ast.walk(stmt)
+           if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
+    if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef,
+                         ast.ClassDef)):
+        out.add(stmt.name)
+    for node in ast.walk(stmt):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            out |= {(a.asname or a.name).split(".")[0] for a in node.names}
+    return out
 
 
 def _import_for(source: str, name: str) -> str | None:
@@ -234,6 +260,40 @@ def _has_docstring(fn: ast.FunctionDef) -> bool:
             and isinstance(first.value.value, str))
 
 
+def _names_bound_by(node: ast.stmt) -> set[str]:
+    if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+        return {node.name}
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        return {(a.asname or a.name).split(".")[0] for a in node.names}
+    return set()
+
+
+def _helpers(tree: ast.Module, fn: ast.FunctionDef,
+             lines: list[str]) -> list[str]:
+    """Top-level imports, functions and classes ``fn`` needs, in order
+    (transitively), as dedented source lines."""
+    wanted = {n.id for n in ast.walk(fn) if isinstance(n, ast.Name)}
+    chosen: list[ast.stmt] = []
+    changed = True
+    while changed:
+        changed = False
+        for node in tree.body:
+            if node is fn or node in chosen:
+                continue
+            if _names_bound_by(node) & wanted:
+                chosen.append(node)
+                wanted |= {n.id for n in ast.walk(node)
+                           if isinstance(n, ast.Name)}
+                changed = True
+    out: list[str] = []
+    for node in tree.body:
+        if node in chosen:
+            out += textwrap.dedent("\n".join(_segment(lines, node))).split(
+                "\n")
+            out.append("")
+    return out
+
+
 def splice_solution(stub: str, solutions: list[str]) -> str | None:
     """The stub with each ``raise NotImplementedError`` of a function
     replaced by the body of the solution's function of the same name,
@@ -265,21 +325,7 @@ def splice_solution(stub: str, solutions: list[str]) -> str | None:
         start = row - 1 if row - 1 > fn.lineno - 1 and _YOUR_CODE.match(
             lines[row - 1]) else row
         sol_lines, sol_fn, sol_tree = defs[fn.name]
-        used = {n.id for n in ast.walk(sol_fn) if isinstance(n, ast.Name)}
-        helpers: list[str] = []
-        for node in sol_tree.body:
-            if node is sol_fn:
-                continue
-            names = set()
-            if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
-                names = {node.name}
-            elif isinstance(node, (ast.Import, ast.ImportFrom)):
-                names = {(a.asname or a.name).split(".")[0]
-                         for a in node.names}
-            if names & used:
-                helpers += textwrap.dedent(
-                    "\n".join(_segment(sol_lines, node))).split("\n")
-                helpers.append("")
+        helpers = _helpers(sol_tree, sol_fn, sol_lines)
         body = helpers + _function_body(sol_lines, sol_fn,
                                         _has_docstring(fn))
         region = ([indent + BEGIN]

@@ -104,5 +104,6 @@ def build_student_edition(root: Path, out: Path | None = None,
         return 0
     code = subprocess.call(command, cwd=root)
     if code == 0:
-        print(f"student edition: open {out / '_build' / 'html' / 'index.html'}")
+        index = out / "_build" / "html" / "index.html"
+        print(f"student edition: open {index}")
     return code

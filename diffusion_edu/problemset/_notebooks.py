@@ -37,6 +37,7 @@ _STUB = re.compile(r"^[ \t]*raise[ \t]+NotImplementedError\b", re.M)
 _HEADING = re.compile(r"^(#{1,6})[ \t]+(.*)$")
 _STAR = "\N{BLACK STAR}"
 _PENCIL = "\N{PENCIL}"
+_TEST_TUBE = "\N{TEST TUBE}"
 _TRACKED = ("exercise", "solution")
 
 
@@ -80,7 +81,9 @@ class ChapterExercise:
     @property
     def title(self) -> str:
         """The title without difficulty stars or the pencil marker."""
-        text = self.raw_title.replace(_STAR, "").replace(_PENCIL, "")
+        text = self.raw_title
+        for mark in (_STAR, _PENCIL, _TEST_TUBE):
+            text = text.replace(mark, "")
         text = text.replace("\N{VARIATION SELECTOR-16}", "")
         return " ".join(text.split())
 
@@ -96,7 +99,11 @@ class ChapterExercise:
 
     @property
     def inferred_kind(self) -> str:
-        """derivation / coding / experiment, from the structure alone."""
+        """derivation / coding / experiment, from the structure alone
+        (and the title's markers: a pencil for pen and paper, a test
+        tube for an experiment)."""
+        if _TEST_TUBE in self.raw_title:
+            return "experiment"
         if _PENCIL in self.raw_title or not self.gated:
             return "derivation"
         return "coding" if self.checks else "experiment"
@@ -133,7 +140,7 @@ class ParsedNotebook:
 
 def _closing(text: str, start: int, fence: str) -> re.Match | None:
     pattern = re.compile(
-        "^" + re.escape(fence[0]) + "{%d,}[ \t]*$" % len(fence), re.M)
+        f"^{re.escape(fence[0])}{{{len(fence)},}}[ \t]*$", re.M)
     return pattern.search(text, start)
 
 

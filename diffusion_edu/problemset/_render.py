@@ -22,7 +22,8 @@ __all__ = ["EquationRegistry", "Renderer", "build_renderer"]
 _ROLE = re.compile(r"\{(?P<role>[A-Za-z][\w:.-]*)\}`(?P<content>[^`]+)`")
 _EXPLICIT = re.compile(r"^(?P<text>.*?)\s*<(?P<target>[^<>]+)>$", re.S)
 _LABELLED_MATH = re.compile(
-    r"\$\$(?P<body>.+?)\$\$[ \t]*\((?P<label>[A-Za-z][\w:.-]*)\)", re.S)
+    r"\$\$(?P<body>(?:(?!\$\$).)+?)\$\$[ \t]*\((?P<label>[A-Za-z][\w:.-]*)\)",
+    re.S)
 _TARGET_LINE = re.compile(r"^\([A-Za-z][\w:.-]*\)=[ \t]*\n", re.M)
 _SECTION = re.compile(
     r"^\((?P<label>[A-Za-z][\w:.-]*)\)=[ \t]*\n#+[ \t]+(?P<title>.+)$",
@@ -282,6 +283,7 @@ def build_renderer(book: Book) -> Renderer:
 
 
 def _clean(title: str) -> str:
-    for mark in ("\N{BLACK STAR}", "\N{PENCIL}", "\N{VARIATION SELECTOR-16}"):
+    for mark in ("\N{BLACK STAR}", "\N{PENCIL}", "\N{TEST TUBE}",
+                 "\N{VARIATION SELECTOR-16}"):
         title = title.replace(mark, "")
     return " ".join(title.split())

@@ -79,9 +79,11 @@ def _table(header: list[str], rows: list[list[list[nodes.Node]]],
         row = nodes.row()
         for content in cells:
             entry = nodes.entry()
-            para = nodes.paragraph()
-            para.extend(content)
-            entry += para
+            # a tuple of lists: one paragraph each
+            for part in content if isinstance(content, tuple) else (content,):
+                para = nodes.paragraph()
+                para.extend(part)
+                entry += para
             row += entry
         body += row
     return table
@@ -116,6 +118,15 @@ class _CatalogueDirective(SphinxDirective):
         return "/" + parsed.path.relative_to(book.root).with_suffix(
             "").as_posix()
 
+    def _built(self, doc: str) -> bool:
+        """Whether a page is part of this build (it is in the TOC)."""
+        return doc.lstrip("/") in self.env.found_docs
+
+    def _doc_link(self, doc: str, content=None) -> nodes.Node:
+        if self._built(doc):
+            return _xref("doc", doc, content, self.env.docname)
+        return content if content is not None else nodes.Text(doc)
+
 
 class ExerciseIndex(_CatalogueDirective):
     """Every exercise by chapter, with its metadata and links."""
@@ -126,7 +137,8 @@ class ExerciseIndex(_CatalogueDirective):
             return []
         student = self.config.diffusion_edu_edition == "student"
         out: list[nodes.Node] = []
-        entries = catalogue.entries
+        entries = {label: e for label, e in catalogue.entries.items()
+                   if e.chapter in book.chapters}
         total_min = sum(e.minutes for e in entries.values())
         kinds = {}
         for e in entries.values():
@@ -142,10 +154,12 @@ class ExerciseIndex(_CatalogueDirective):
         for chapter, chapter_entries in catalogue.by_chapter().items():
             if chapter not in book.chapters:
                 continue
+            doc = self._chapter_doc(book, chapter)
+            linked = self._built(doc)
             para = nodes.paragraph(classes=["exercise-index-chapter"])
             para += nodes.strong("", f"Chapter {chapter}: ")
-            para += _xref("doc", self._chapter_doc(book, chapter), None,
-                          self.env.docname)
+            para += self._doc_link(doc, None if linked else nodes.Text(
+                book.chapter_title(chapter)))
             minutes = sum(e.minutes for e in chapter_entries)
             points = sum(e.points for e in chapter_entries)
             para += nodes.Text(f" ({len(chapter_entries)} exercises, "
@@ -159,16 +173,16 @@ class ExerciseIndex(_CatalogueDirective):
                 link = (_xref("ref", e.label,
                               nodes.literal(e.label, e.label),
                               self.env.docname)
-                        if ex else nodes.literal(e.label, e.label))
-                cells = [_rich(title), [link], [nodes.Text(e.kind)],
+                        if ex and linked else nodes.literal(e.label, e.label))
+                cells = [(_rich(title), [link]), [nodes.Text(e.kind)],
                          [nodes.Text(_STAR * e.difficulty)],
                          [nodes.Text(f"{e.points:g}")],
                          [nodes.Text(f"{e.minutes}")]]
                 if not student:
                     sol = book.solutions.get(e.label)
-                    if sol is not None:
-                        doc = "/" + sol.notebook.relative_to(
-                            book.root).with_suffix("").as_posix()
+                    doc = "/" + sol.notebook.relative_to(
+                        book.root).with_suffix("").as_posix() if sol else ""
+                    if sol is not None and self._built(doc):
                         cells.append([_xref("doc", doc,
                                             nodes.inline("solution",
                                                          "solution"),
@@ -176,9 +190,9 @@ class ExerciseIndex(_CatalogueDirective):
                     else:
                         cells.append([nodes.Text("–")])
                 rows.append(cells)
-            header = ["Exercise", "Label", "Kind", "Difficulty", "Points",
-                      "Minutes"]
-            widths = [34, 30, 10, 8, 6, 6]
+            header = ["Exercise and label", "Kind", "Difficulty",
+                      "Points", "Minutes"]
+            widths = [50, 12, 10, 8, 8]
             if not student:
                 header.append("Solution")
                 widths.append(8)
@@ -218,8 +232,9 @@ class ExerciseTimeTable(_CatalogueDirective):
             counts = {k: sum(e.kind == k for e in entries)
                       for k in ("derivation", "coding", "experiment")}
             what = ", ".join(f"{n} {k}" for k, n in counts.items() if n)
-            rows.append([[_xref("doc", self._chapter_doc(book, chapter),
-                                None, self.env.docname)],
+            doc = self._chapter_doc(book, chapter)
+            rows.append([[self._doc_link(doc, None if self._built(doc)
+                                         else nodes.Text(parsed.title))],
                          [nodes.Text(_hours(reading))],
                          [nodes.Text(f"{len(entries)} ({what})")],
                          [nodes.Text(_hours(minutes))],
