@@ -213,3 +213,17 @@ def test_chain_cases_have_distinct_betas_so_off_by_one_shows():
     for case in ch02._chain_cases():
         beta = case.args[1]
         assert np.all(np.diff(beta[1:]) != 0) or len(beta) == 2
+
+
+def test_chain_check_names_one_jump_closed_form():
+    # A learner who has read chapter 3 jumps from x_0 with each step's
+    # noise: right marginals, wrong path.
+    def wrong(x0, beta, noise):
+        alpha_bar = np.cumprod(1 - beta)
+        a = alpha_bar[1:, None, None]
+        return np.concatenate([x0[None],
+                               np.sqrt(a) * x0 + np.sqrt(1 - a) * noise])
+
+    result = ch02.check_forward_chain(wrong)
+    assert result.mistake == "one jump from x_0 instead of the chain"
+    assert "x_(t-1)" in result.report

@@ -272,3 +272,15 @@ def test_check_cases_are_deterministic():
                     strict=True):
         for xa, xb in zip(a.args, b.args, strict=True):
             np.testing.assert_array_equal(xa, xb)
+
+
+def test_prior_kl_check_names_variance_term_counted_once():
+    # eq. (eq-prior-kl) with D/2 written as 1/2.
+    def wrong(x0, alpha_bar_T):
+        a = alpha_bar_T
+        return (0.5 * (-a - np.log(1 - a))
+                + 0.5 * a * np.sum(x0 ** 2, axis=1))
+
+    result = ch03.check_prior_kl(wrong)
+    assert result.mistake == "variance term not multiplied by D"
+    assert "appears D times" in result.report

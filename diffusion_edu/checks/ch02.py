@@ -95,6 +95,17 @@ def _chain_without_x0(x0, beta, noise):
     return _chain_reference(x0, beta, noise)[1:]
 
 
+def _chain_one_jump(x0, beta, noise):
+    # x_t = sqrt(alpha_bar_t) x_0 + sqrt(1 - alpha_bar_t) noise[t - 1]:
+    # the right marginals (chapter 3), but not the path of this noise.
+    alpha_bar = np.cumprod(1.0 - beta)
+    path = [np.asarray(x0, dtype=float)]
+    for t in range(1, beta.shape[0]):
+        path.append(np.sqrt(alpha_bar[t]) * x0
+                    + np.sqrt(1.0 - alpha_bar[t]) * noise[t - 1])
+    return np.array(path)
+
+
 def check_forward_chain(answer, strict: bool = False) -> CheckResult:
     """Check ``answer(x0, beta, noise)`` = the path x_0, x_1, ..., x_T of
     the forward chain (exercise ex-02-forward-chain)."""
@@ -118,6 +129,13 @@ def check_forward_chain(answer, strict: bool = False) -> CheckResult:
                     "beta is indexed by t (beta[0] = 0 is a placeholder): "
                     "step t, from x_(t-1) to x_t, uses beta[t] and "
                     "noise[t - 1]."),
+            Mistake("one jump from x_0 instead of the chain",
+                    _chain_one_jump,
+                    "x_t must be computed from x_(t-1) with the noise of "
+                    "step t. The one-jump formula sqrt(alpha_bar_t) x_0 + "
+                    "sqrt(1 - alpha_bar_t) eps of chapter 3 has the right "
+                    "distribution, but it is not the path that these "
+                    "noises produce."),
             Mistake("path without x_0", _chain_without_x0,
                     "return T + 1 rows: path[0] is x0 itself and path[t] "
                     "is x_t, so that the path is indexed by t."),

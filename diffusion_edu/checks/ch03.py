@@ -385,6 +385,13 @@ def _prior_kl_no_half(x0, ab):
     return 2.0 * _kl_terms(x0, ab)
 
 
+def _prior_kl_variance_term_once(x0, ab):
+    # D/2 [...] of eq. (eq-prior-kl) written as 1/2 [...]: the variance
+    # term counted once instead of once per coordinate.
+    return (0.5 * (-ab - np.log(1.0 - ab))
+            + ab / 2 * np.sum(x0 ** 2, axis=1))
+
+
 def check_prior_kl(answer, strict: bool = False) -> CheckResult:
     """Check ``answer(x0, alpha_bar_T)`` = KL(q(x_T | x_0) || N(0, I)) for
     each example, shape (N,) (exercise ex-03-prior-kl)."""
@@ -407,6 +414,11 @@ def check_prior_kl(answer, strict: bool = False) -> CheckResult:
                     "KL is not symmetric: the prior term is KL(q || N(0, I))"
                     ", with q = N(mu, v) first: 0.5 (v + mu^2 - 1 - log v) "
                     "per coordinate."),
+            Mistake("variance term not multiplied by D",
+                    _prior_kl_variance_term_once,
+                    "the variance term 0.5 (v - 1 - log v) is the same for "
+                    "every coordinate, so it appears D times: D / 2 "
+                    "(-alpha_bar_T - log(1 - alpha_bar_T))."),
             Mistake("factor 1/2 missing", _prior_kl_no_half,
                     "KL(N(mu, v) || N(0, 1)) = 0.5 (v + mu^2 - 1 - log v): "
                     "do not forget the 1/2."),

@@ -255,6 +255,10 @@ def _num(value: float) -> str:
     return f"{value:g}"
 
 
+def _pts(value: float) -> str:
+    return f"{value:g} point" + ("" if value == 1 else "s")
+
+
 def _cell_id(counter: list[int], label: str, role: str) -> str:
     counter[0] += 1
     text = f"{label}-{role}" if label else role
@@ -335,7 +339,7 @@ class _Context:
         chapter = self.book.chapter_title(ex.chapter)
         head = [f"## Exercise {p.number}: {ex.title}", "",
                 f"*{_STARS * entry.difficulty} · "
-                f"{_KIND_WORD[entry.kind]} · **{_num(p.points)} points** · "
+                f"{_KIND_WORD[entry.kind]} · **{_pts(p.points)}** · "
                 f"about {entry.minutes} min · from Chapter {ex.chapter}, "
                 f"{chapter} (`{ex.label}`)*", ""]
         if rendered and rendered[0][0] == "markdown":
@@ -468,10 +472,10 @@ def rubric_markdown(p: Planned, renderer: Renderer,
     checks, written = p.split_points()
     names = [c.split("(")[0] for check in p.exercise.checks
              for c in strict_calls(check.source)]
-    lines = [f"### Grading ({_num(p.points)} points)", ""]
+    lines = [f"### Grading ({_pts(p.points)})", ""]
     if checks:
         calls = ", ".join(f"`{n}`" for n in names) or "the check"
-        lines += [f"- **Autograded, {_num(sum(checks))} points:** "
+        lines += [f"- **Autograded, {_pts(sum(checks))}:** "
                   f"{calls} in strict mode (the hidden test) passes on "
                   "every test case; no partial credit. In nbgrader this "
                   "is the test cell after the stub.", ""]
@@ -479,24 +483,24 @@ def rubric_markdown(p: Planned, renderer: Renderer,
         return "\n".join(lines).rstrip()
     scale = written / p.points if p.points else 1.0
     if entry.rubric:
-        lines += [f"**By hand, {_num(written)} points:**", ""]
+        lines += [f"**By hand, {_pts(written)}:**", ""]
         for item in entry.rubric:
-            lines.append(f"- **{_num(item.points * scale)} points:** "
+            lines.append(f"- **{_pts(item.points * scale)}:** "
                          + renderer.render(item.criterion, registry))
     else:
         statement = "\n".join(b.source for b in p.exercise.body
                               if b.kind == "markdown")
         parts = numbered_parts(statement)
         shares = _split(written, len(parts) or 1)
-        lines += [f"**By hand, {_num(written)} points**"
+        lines += [f"**By hand, {_pts(written)}**"
                   + (", part by part:" if parts else ":"), ""]
         if parts:
             for k, (part, share) in enumerate(zip(parts, shares,
                                                   strict=True), 1):
                 text = renderer.render(part, registry)
-                lines.append(f"- **Part {k}, {_num(share)} points.** {text}")
+                lines.append(f"- **Part {k}, {_pts(share)}.** {text}")
         else:
-            lines.append(f"- **{_num(written)} points:** a complete and "
+            lines.append(f"- **{_pts(written)}:** a complete and "
                          "correct answer to the whole statement.")
     lines += ["", "For each item: full points for the correct result with "
               "every step justified (as in the worked solution above); "
@@ -506,7 +510,8 @@ def rubric_markdown(p: Planned, renderer: Renderer,
     return "\n".join(lines)
 
 
-def build_answer_key(ctx: _Context) -> nbformat.NotebookNode:
+def build_answer_key(ctx: _Context) -> tuple[nbformat.NotebookNode,
+                                             list[str]]:
     """Statements, worked solutions, strict checks and rubrics."""
     cells = _Cells()
     registry = EquationRegistry()
@@ -565,8 +570,12 @@ def build_answer_key(ctx: _Context) -> nbformat.NotebookNode:
         cells.md(rubric_markdown(p, ctx.renderer, registry), p.label,
                  "rubric")
     setup.source = _setup_source(resolver.imports)
+    warnings = []
+    if resolver.missing:
+        warnings.append("answer key: no cell of the solutions defines "
+                        + ", ".join(sorted(resolver.missing)))
     return _nb(cells.cells, {"diffusion_edu": {
-        "problem_set": ctx.spec.slug, "version": "answer key"}})
+        "problem_set": ctx.spec.slug, "version": "answer key"}}), warnings
 
 
 # ---------------------------------------------------------------------------
@@ -701,7 +710,9 @@ Due: {due}. {n} exercises, {points} points.
       nbgrader generate_assignment {slug}   # -> release/{slug}/
       # collect submissions into submitted/<student>/{slug}/{slug}.ipynb
       nbgrader autograde {slug}
-      nbgrader formgrader                   # grade the derivations
+      # grade the derivations: JupyterLab, menu Nbgrader > Formgrader
+      nbgrader generate_feedback {slug}
+      nbgrader export                       # grades.csv
 
 Rebuild this folder from the spec instead of editing it.
 """
@@ -777,8 +788,9 @@ def build_problem_set(spec_path: Path, out: Path, root: Path | None = None,
     ctx = _Context(spec, book, build_renderer(book),
                    _plan(spec, catalogue, book))
     student = build_student(ctx)
-    key = build_answer_key(ctx)
+    key, key_warnings = build_answer_key(ctx)
     source, warnings = build_nbgrader(ctx)
+    warnings = key_warnings + warnings
     summary = {"title": spec.title, "due": spec.due, "slug": spec.slug,
                "points": ctx.total, "minutes": ctx.minutes,
                "exercises": [{"number": p.number, "label": p.label,

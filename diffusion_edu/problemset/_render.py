@@ -133,8 +133,7 @@ class Renderer:
             return (f"the exercise *{text or target.text}* of "
                     f"{self._where(target.doc)}")
         if target.kind == "section":
-            return (f"the section *{text or target.text}* of "
-                    f"{self._where(target.doc)}")
+            return f"*{text or target.text}* ({self._where(target.doc)})"
         if target.kind == "equation":
             return text or f"an equation of {self._where(target.doc)}"
         name = f"{target.kind} *{target.text}*" if target.text else \

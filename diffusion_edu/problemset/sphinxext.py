@@ -118,6 +118,13 @@ class _CatalogueDirective(SphinxDirective):
         return "/" + parsed.path.relative_to(book.root).with_suffix(
             "").as_posix()
 
+    def _chapter_link(self, book, chapter: int) -> list[nodes.Node]:
+        """Chapter N (linked when its page is built), then its title."""
+        doc = self._chapter_doc(book, chapter)
+        name = nodes.strong(f"Chapter {chapter}", f"Chapter {chapter}")
+        return [self._doc_link(doc, name), nodes.Text(": "),
+                *_rich(book.chapter_title(chapter))]
+
     def _built(self, doc: str) -> bool:
         """Whether a page is part of this build (it is in the TOC)."""
         return doc.lstrip("/") in self.env.found_docs
@@ -157,9 +164,7 @@ class ExerciseIndex(_CatalogueDirective):
             doc = self._chapter_doc(book, chapter)
             linked = self._built(doc)
             para = nodes.paragraph(classes=["exercise-index-chapter"])
-            para += nodes.strong("", f"Chapter {chapter}: ")
-            para += self._doc_link(doc, None if linked else nodes.Text(
-                book.chapter_title(chapter)))
+            para += self._chapter_link(book, chapter)
             minutes = sum(e.minutes for e in chapter_entries)
             points = sum(e.points for e in chapter_entries)
             para += nodes.Text(f" ({len(chapter_entries)} exercises, "
@@ -232,9 +237,7 @@ class ExerciseTimeTable(_CatalogueDirective):
             counts = {k: sum(e.kind == k for e in entries)
                       for k in ("derivation", "coding", "experiment")}
             what = ", ".join(f"{n} {k}" for k, n in counts.items() if n)
-            doc = self._chapter_doc(book, chapter)
-            rows.append([[self._doc_link(doc, None if self._built(doc)
-                                         else nodes.Text(parsed.title))],
+            rows.append([self._chapter_link(book, chapter),
                          [nodes.Text(_hours(reading))],
                          [nodes.Text(f"{len(entries)} ({what})")],
                          [nodes.Text(_hours(minutes))],
