@@ -308,7 +308,7 @@ def v_from_x0_eps(s: Schedule, x0, t, eps) -> np.ndarray:
     Returns:
         v, shape (N, D).
 
-    Book: chapter 4, eq. (eq-reparam)
+    Book: chapter 3, eq. (eq-reparam)
     """
     s, x0, t, eps = _pair(s, x0, t, eps, "x0", "eps")
     alpha_bar = coef(s.alpha_bar, t, x0)
@@ -327,7 +327,7 @@ def predict_x0_from_v(s: Schedule, xt, t, v) -> np.ndarray:
     Returns:
         x̂_0, shape (N, D).
 
-    Book: chapter 4, eq. (eq-reparam)
+    Book: chapter 3, eq. (eq-reparam)
     """
     s, xt, t, v = _pair(s, xt, t, v, "xt", "v")
     alpha_bar = coef(s.alpha_bar, t, xt)
@@ -346,7 +346,7 @@ def predict_eps_from_v(s: Schedule, xt, t, v) -> np.ndarray:
     Returns:
         ε̂, shape (N, D).
 
-    Book: chapter 4, eq. (eq-reparam)
+    Book: chapter 3, eq. (eq-reparam)
     """
     s, xt, t, v = _pair(s, xt, t, v, "xt", "v")
     alpha_bar = coef(s.alpha_bar, t, xt)

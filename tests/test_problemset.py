@@ -119,6 +119,15 @@ def test_every_problem_of_a_spec_is_reported_at_once(tmp_path):
         assert part in msg
 
 
+def test_form_and_label_problems_are_reported_together(tmp_path):
+    msg = _error(tmp_path, due="Monday",
+                 exercises=["ex-01-two-state", "ex-01-two-stat",
+                            {"label": "ex-01-two-state", "points": 0}])
+    assert "missing title" in msg
+    assert "exercise 2: unknown exercise label ex-01-two-stat" in msg
+    assert "duplicate exercise ex-01-two-state" in msg
+
+
 def test_failed_build_keeps_the_previous_output(tmp_path, monkeypatch):
     spec = _spec(tmp_path, title="PS", due="Monday",
                  exercises=["ex-01-two-state"])

@@ -16,7 +16,7 @@ The output folder holds a student notebook (no solutions), an answer key
 (worked solutions, strict checks, rubrics) and an nbgrader course folder.
 ``python -m diffusion_edu.problemset --help`` lists the other commands
 (checking a spec, the catalogue, the student edition of the book).
-Book: appendix "For instructors".
+Book: the page "For instructors" (book/for_instructors.md).
 """
 
 from ._build import (

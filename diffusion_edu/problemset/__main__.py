@@ -26,8 +26,7 @@ def cmd_check(args) -> int:
     failed = 0
     for spec_path in args.specs:
         try:
-            spec = _build.load_spec(spec_path)
-            _build.validate_spec(spec, catalogue, book)
+            spec = _build.load_spec(spec_path, catalogue, book)
         except _build.SpecError as exc:
             print(exc, file=sys.stderr)
             failed += 1

@@ -82,6 +82,7 @@ class BuildError(RuntimeError):
 class SpecItem:
     label: str
     points: float | None = None
+    number: int = 0          # position in the spec, for messages
 
 
 @dataclass
@@ -109,8 +110,10 @@ def _fail(where: str, problems: list[str]) -> SpecError:
                      + "\n  - ".join(problems))
 
 
-def load_spec(path: Path) -> Spec:
-    """Read a spec file and check its form (not yet its labels)."""
+def load_spec(path: Path, catalogue: Catalogue | None = None,
+              book: Book | None = None) -> Spec:
+    """Read a spec file and check it; with a catalogue and the book, the
+    labels too (every problem is reported at once)."""
     path = Path(path)
     if not path.is_file():
         raise SpecError(f"spec file {path} does not exist")
@@ -118,7 +121,8 @@ def load_spec(path: Path) -> Spec:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise SpecError(f"{path} is not valid YAML: {exc}") from None
-    return parse_spec(data, str(path), default_slug=path.stem, path=path)
+    return parse_spec(data, str(path), default_slug=path.stem, path=path,
+                      catalogue=catalogue, book=book)
 
 
 def _text(value) -> str | None:
@@ -131,8 +135,10 @@ def _text(value) -> str | None:
 
 
 def parse_spec(data, where: str = "spec", default_slug: str = "problemset",
-               path: Path | None = None) -> Spec:
-    """Check the form of a spec given as a mapping."""
+               path: Path | None = None, catalogue: Catalogue | None = None,
+               book: Book | None = None) -> Spec:
+    """Check a spec given as a mapping (its labels too, when the
+    catalogue and the book are given)."""
     if not isinstance(data, dict):
         raise _fail(where, ["the spec must be a mapping with keys title, "
                             "due and exercises"])
@@ -190,18 +196,20 @@ def parse_spec(data, where: str = "spec", default_slug: str = "problemset",
                             f"exercise {n}")
             continue
         seen[label] = n
-        items.append(SpecItem(label, points))
+        items.append(SpecItem(label, points, n))
+    if catalogue is not None and book is not None:
+        problems += _label_problems(items, catalogue, book)
     if problems:
         raise _fail(where, problems)
     return Spec(title, due, slug, items, instructions.strip(), path)
 
 
-def validate_spec(spec: Spec, catalogue: Catalogue, book: Book) -> None:
-    """Check the labels of a spec against the catalogue and notebooks."""
+def _label_problems(items: list[SpecItem], catalogue: Catalogue,
+                    book: Book) -> list[str]:
     problems = []
     known = list(catalogue.entries)
-    for n, item in enumerate(spec.items, 1):
-        label = item.label
+    for item in items:
+        n, label = item.number, item.label
         if label not in catalogue:
             close = difflib.get_close_matches(label, known, n=1)
             hint = f" (did you mean {close[0]}?)" if close else ""
@@ -217,6 +225,12 @@ def validate_spec(spec: Spec, catalogue: Catalogue, book: Book) -> None:
         if label not in book.solutions:
             problems.append(f"exercise {n}: {label} has no worked solution "
                             "in solutions/, so there is no answer key")
+    return problems
+
+
+def validate_spec(spec: Spec, catalogue: Catalogue, book: Book) -> None:
+    """Check the labels of a spec against the catalogue and notebooks."""
+    problems = _label_problems(spec.items, catalogue, book)
     if problems:
         raise _fail(str(spec.path or "spec"), problems)
 
@@ -769,11 +783,10 @@ def build_problem_set(spec_path: Path, out: Path, root: Path | None = None,
                       catalogue_path: Path | None = None) -> BuildResult:
     """Build the three notebooks of a spec into the folder ``out``."""
     root = Path(root) if root is not None else default_root()
-    spec = load_spec(spec_path)
     catalogue = load_catalogue(catalogue_path
                                or root / "book" / "exercises.yml")
     book = load_book(root)
-    validate_spec(spec, catalogue, book)
+    spec = load_spec(spec_path, catalogue, book)
     problems = [p for p in compare_with_book(catalogue, book)
                 if any(item.label in p for item in spec.items)]
     if problems:
