@@ -59,15 +59,15 @@ def per_step_with_package(s, x0, xt, t, eps_hat, sigma2):
     return kl_by_loop(mu_q, var_q * ones, mu_p, sigma2 * ones)
 
 
-def per_step_lambda_form(s, x0, xt, t, eps_hat, sigma2):
-    """Variance part + λ_t ||ε − ε̂||² (the chapter's eps form)."""
+def per_step_weight_form(s, x0, xt, t, eps_hat, sigma2):
+    """Variance part + w_t ||ε − ε̂||² (the chapter's eps form)."""
     d = x0.shape[1]
     bt = s.beta_tilde[t]
     eps = ga.predict_eps(s, xt, t, x0)
-    lam = (s.beta[t] ** 2
+    w_t = (s.beta[t] ** 2
            / (2 * sigma2 * s.alpha[t] * (1 - s.alpha_bar[t])))
     return (0.5 * d * (np.log(sigma2 / bt) + bt / sigma2 - 1)
-            + lam * np.sum((eps - eps_hat) ** 2, axis=1))
+            + w_t * np.sum((eps - eps_hat) ** 2, axis=1))
 
 
 def weight_by_hand(s, t, sigma2):
@@ -81,7 +81,7 @@ CHECKS = [
      [ch05._decoder_reference, decoder_with_package, decoder_by_loop]),
     (ch05.check_per_step_kl,
      [ch05._per_step_reference, per_step_with_package,
-      per_step_lambda_form]),
+      per_step_weight_form]),
     (ch05.check_elbo_weight, [ch05._weight_reference, weight_by_hand]),
 ]
 IDS = [c.__name__ for c, _ in CHECKS]
@@ -235,7 +235,7 @@ def test_per_step_reference_matches_package_elbo_terms():
                     terms.kl[:, t], rtol=1e-10, atol=1e-12)
 
 
-def test_per_step_reference_equals_lambda_weighted_eps_error():
+def test_per_step_reference_equals_weighted_eps_error():
     s = sch.cosine(40)
     rng = np.random.default_rng(3)
     x0, eps, noise = rng.standard_normal((3, 5, 2))
@@ -245,7 +245,7 @@ def test_per_step_reference_equals_lambda_weighted_eps_error():
         for sigma2 in (s.beta[t], s.beta_tilde[t]):
             np.testing.assert_allclose(
                 ch05._per_step_reference(s, x0, xt, t, eps_hat, sigma2),
-                per_step_lambda_form(s, x0, xt, t, eps_hat, sigma2),
+                per_step_weight_form(s, x0, xt, t, eps_hat, sigma2),
                 rtol=1e-9, atol=1e-12)
 
 
@@ -261,3 +261,13 @@ def test_check_cases_are_deterministic():
             for xa, xb in zip(ca.args, cb.args, strict=True):
                 if isinstance(xa, np.ndarray):
                     np.testing.assert_array_equal(xa, xb)
+
+
+def test_weight_check_calls_the_weight_w_not_lambda():
+    # Chapter 5 names the ELBO weight w_t: lambda_t is the log-SNR of
+    # chapter 2, and the check's messages must not reintroduce the clash.
+    result = ch05.check_elbo_weight(
+        lambda s, t, sigma2: s.beta[t] / (2 * sigma2 * s.alpha[t]))
+    assert result.status == "failed"
+    assert "w_t" in result.report
+    assert "lambda" not in result.report

@@ -337,7 +337,8 @@ def _moments_cases() -> list[Case]:
     cases = []
     for label, s, t, n in [
             ("linear(1000), t = 300, 6 values of x_t", lin, 300, 6),
-            ("linear(1000), t = 1 (x_0 known exactly)", lin, 1, 4),
+            ("linear(1000), t = 1 (the data posterior q(x_0 | x_1))",
+             lin, 1, 4),
             ("linear(1000), t = 1000", lin, 1000, 3),
             ("cosine(10) (large steps), t = 2", sch.cosine(10), 2, 5),
             ("cosine(10) (large steps), t = 9", sch.cosine(10), 9, 5),

@@ -7,7 +7,8 @@ mistakes it recognises: passing a variance where the formula expects a
 log-variance, dividing by σ⁴ instead of σ², computing the KL the wrong
 way round, forgetting the sum over the D coordinates or the factor D of
 the variance part, dropping the normalising constant of the decoder, and
-slips in the weight λ_t of eq. (eq-simple-loss).
+slips in the weight w_t of eq. (eq-per-step-eps) (called w_t, not λ_t:
+λ_t is the log signal-to-noise ratio of chapter 2).
 """
 
 from __future__ import annotations
@@ -246,6 +247,17 @@ def _per_step_squared_again(s, x0, xt, t, eps_hat, sigma2):
     return _kl(mu_q, var_q * full, mu_p, sigma2 ** 2 * full)
 
 
+def _per_step_beta_posterior(s, x0, xt, t, eps_hat, sigma2):
+    mu_q, _, mu_p = _step_means(s, x0, xt, t, eps_hat)
+    full = np.ones_like(x0)
+    return _kl(mu_q, s.beta[t] * full, mu_p, sigma2 * full)
+
+
+def _per_step_mean_only(s, x0, xt, t, eps_hat, sigma2):
+    mu_q, _, mu_p = _step_means(s, x0, xt, t, eps_hat)
+    return np.sum((mu_q - mu_p) ** 2, axis=1) / (2 * sigma2)
+
+
 def _per_step_cases() -> list[Case]:
     rng = np.random.default_rng(503)
     lin = sch.linear(1000)
@@ -305,6 +317,19 @@ def check_per_step_kl(answer, strict: bool = False) -> CheckResult:
                     _per_step_squared_again,
                     "sigma2 is the variance sigma_t^2 of p_theta; use it "
                     "as it is."),
+            Mistake("posterior variance beta_t instead of beta_tilde_t",
+                    _per_step_beta_posterior,
+                    "the first distribution is the posterior q(x_(t-1) | "
+                    "x_t, x_0), whose variance is beta_tilde_t = beta_t "
+                    "(1 - alpha_bar_(t-1)) / (1 - alpha_bar_t), not the "
+                    "forward variance beta_t."),
+            Mistake("variance part of the KL left out",
+                    _per_step_mean_only,
+                    "the KL also compares the variances: add D times "
+                    "0.5 (log(sigma^2 / beta_tilde_t) + beta_tilde_t / "
+                    "sigma^2 - 1). It is constant in theta, but it is "
+                    "part of the value of L_(t-1) (and it is 0 only "
+                    "when sigma^2 = beta_tilde_t)."),
         ],
         hint="compute mu_tilde and beta_tilde from (x_0, x_t), mu_theta = "
              "(x_t - beta_t / sqrt(1 - alpha_bar_t) eps_hat) / "
@@ -314,7 +339,7 @@ def check_per_step_kl(answer, strict: bool = False) -> CheckResult:
 
 
 # ---------------------------------------------------------------------------
-# The weight lambda_t
+# The weight w_t
 # ---------------------------------------------------------------------------
 
 def _weight_reference(s, t, sigma2):
@@ -342,20 +367,22 @@ def _weight_cases() -> list[Case]:
 
 
 def check_elbo_weight(answer, strict: bool = False) -> CheckResult:
-    """Check ``answer(s, t, sigma2)`` = λ_t = β_t² / (2 σ_t² α_t (1 − ᾱ_t))
+    """Check ``answer(s, t, sigma2)`` = w_t = β_t² / (2 σ_t² α_t (1 − ᾱ_t))
     (exercise ex-05-elbo-weight)."""
     def formula(numerator, sigma_power=1, alpha="alpha", two=2.0,
-                noise_power=1.0):
+                noise_power=1.0, noise_step=0):
         def wrong(s, t, sigma2):
             a = s.alpha[t] if alpha == "alpha" else (
                 s.alpha_bar[t] if alpha == "alpha_bar" else 1.0)
-            return (numerator(s.beta[t])
-                    / (two * sigma2 ** sigma_power * a
-                       * (1.0 - s.alpha_bar[t]) ** noise_power))
+            noise = 1.0 - s.alpha_bar[t - noise_step]
+            with np.errstate(divide="ignore"):
+                return (numerator(s.beta[t])
+                        / (two * sigma2 ** sigma_power * a
+                           * noise ** noise_power))
         return wrong
 
     return run_check(
-        "weight lambda_t of the per-step term", answer, _weight_reference,
+        "weight w_t of the per-step term", answer, _weight_reference,
         _weight_cases(), strict=strict,
         mistakes=[
             Mistake("alpha_t missing",
@@ -369,7 +396,7 @@ def check_elbo_weight(answer, strict: bool = False) -> CheckResult:
             Mistake("sqrt(1 - alpha_bar_t) instead of 1 - alpha_bar_t",
                     formula(lambda b: b ** 2, noise_power=0.5),
                     "the coefficient beta_t / sqrt(1 - alpha_bar_t) is "
-                    "squared, so lambda_t has (1 - alpha_bar_t), without "
+                    "squared, so w_t has (1 - alpha_bar_t), without "
                     "a square root."),
             Mistake("beta_t instead of beta_t^2", formula(lambda b: b),
                     "the coefficient of eps in mu_tilde is beta_t / "
@@ -383,6 +410,12 @@ def check_elbo_weight(answer, strict: bool = False) -> CheckResult:
                     formula(lambda b: b ** 2, alpha="alpha_bar"),
                     "the factor comes from 1 / sqrt(alpha_t) in mu_tilde "
                     "(one step), not from alpha_bar_t."),
+            Mistake("1 - alpha_bar_(t-1) instead of 1 - alpha_bar_t",
+                    formula(lambda b: b ** 2, noise_step=1),
+                    "the noise eps enters x_t = sqrt(alpha_bar_t) x_0 + "
+                    "sqrt(1 - alpha_bar_t) eps, so the factor is "
+                    "1 - alpha_bar_t = 1 - s.alpha_bar[t], at step t "
+                    "itself."),
         ],
-        hint="lambda_t = beta_t^2 / (2 sigma_t^2 alpha_t (1 - "
+        hint="w_t = beta_t^2 / (2 sigma_t^2 alpha_t (1 - "
              "alpha_bar_t)).")

@@ -437,7 +437,8 @@ def _student_resolver(ctx: _Context) -> Resolver:
     return resolver
 
 
-def build_student(ctx: _Context) -> nbformat.NotebookNode:
+def build_student(ctx: _Context) -> tuple[nbformat.NotebookNode,
+                                          list[str]]:
     """Statements, stubs, checks (report mode) and answer cells only."""
     cells = _Cells()
     registry = EquationRegistry()
@@ -463,8 +464,12 @@ def build_student(ctx: _Context) -> nbformat.NotebookNode:
     cells.md("## Before you hand in\n\nRestart the kernel and run all "
              "cells, then save the notebook and submit this file.",
              role="footer")
+    warnings = []
+    if resolver.missing:
+        warnings.append("student notebook: no import of the chapters "
+                        "provides " + ", ".join(sorted(resolver.missing)))
     return _nb(cells.cells, {"diffusion_edu": {
-        "problem_set": ctx.spec.slug, "version": "student"}})
+        "problem_set": ctx.spec.slug, "version": "student"}}), warnings
 
 
 # ---------------------------------------------------------------------------
@@ -800,10 +805,10 @@ def build_problem_set(spec_path: Path, out: Path, root: Path | None = None,
                          "not made by the problem-set builder")
     ctx = _Context(spec, book, build_renderer(book),
                    _plan(spec, catalogue, book))
-    student = build_student(ctx)
+    student, student_warnings = build_student(ctx)
     key, key_warnings = build_answer_key(ctx)
     source, warnings = build_nbgrader(ctx)
-    warnings = key_warnings + warnings
+    warnings = student_warnings + key_warnings + warnings
     summary = {"title": spec.title, "due": spec.due, "slug": spec.slug,
                "points": ctx.total, "minutes": ctx.minutes,
                "exercises": [{"number": p.number, "label": p.label,
