@@ -224,8 +224,8 @@ def check_x0_from_eps(answer, strict: bool = False) -> CheckResult:
             Mistake("divided by alpha_bar_t instead of sqrt(alpha_bar_t)",
                     _x0_no_sqrt_denominator,
                     "x_t = sqrt(alpha_bar_t) x_0 + ..., so divide by the "
-                    "standard deviation-like factor sqrt(alpha_bar_t), "
-                    "not by alpha_bar_t."),
+                    "signal coefficient sqrt(alpha_bar_t), not by "
+                    "alpha_bar_t."),
             Mistake("1 - alpha_bar_t instead of its square root",
                     _x0_variance_as_scale,
                     "1 - alpha_bar_t is the VARIANCE of the noise part; "

@@ -370,15 +370,13 @@ def check_elbo_weight(answer, strict: bool = False) -> CheckResult:
     """Check ``answer(s, t, sigma2)`` = w_t = β_t² / (2 σ_t² α_t (1 − ᾱ_t))
     (exercise ex-05-elbo-weight)."""
     def formula(numerator, sigma_power=1, alpha="alpha", two=2.0,
-                noise_power=1.0, noise_step=0):
+                noise_power=1.0):
         def wrong(s, t, sigma2):
             a = s.alpha[t] if alpha == "alpha" else (
                 s.alpha_bar[t] if alpha == "alpha_bar" else 1.0)
-            noise = 1.0 - s.alpha_bar[t - noise_step]
-            with np.errstate(divide="ignore"):
-                return (numerator(s.beta[t])
-                        / (two * sigma2 ** sigma_power * a
-                           * noise ** noise_power))
+            return (numerator(s.beta[t])
+                    / (two * sigma2 ** sigma_power * a
+                       * (1.0 - s.alpha_bar[t]) ** noise_power))
         return wrong
 
     return run_check(
@@ -410,12 +408,6 @@ def check_elbo_weight(answer, strict: bool = False) -> CheckResult:
                     formula(lambda b: b ** 2, alpha="alpha_bar"),
                     "the factor comes from 1 / sqrt(alpha_t) in mu_tilde "
                     "(one step), not from alpha_bar_t."),
-            Mistake("1 - alpha_bar_(t-1) instead of 1 - alpha_bar_t",
-                    formula(lambda b: b ** 2, noise_step=1),
-                    "the noise eps enters x_t = sqrt(alpha_bar_t) x_0 + "
-                    "sqrt(1 - alpha_bar_t) eps, so the factor is "
-                    "1 - alpha_bar_t = 1 - s.alpha_bar[t], at step t "
-                    "itself."),
         ],
         hint="w_t = beta_t^2 / (2 sigma_t^2 alpha_t (1 - "
              "alpha_bar_t)).")
