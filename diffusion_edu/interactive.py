@@ -188,12 +188,14 @@ def _static(plot, grid, alt, render) -> StaticExplorable:
         frames.append(render(values))
         alts.append(_alt_text(alt, values))
     shape = [len(grid[n]) for n in names]
-    cube = np.array(frames, dtype=object).reshape(shape)
+    cube = np.empty(len(frames), dtype=object)
+    cube[:] = frames  # bytes stay whole: never unpacked into characters
+    cube = cube.reshape(shape)
     for axis, name in enumerate(names):
         if shape[axis] < 2:
             continue
         moved = np.moveaxis(cube, axis, 0)
-        if all(moved[0][idx] == moved[i][idx]
+        if all(moved[(0, *idx)] == moved[(i, *idx)]
                for i in range(1, shape[axis])
                for idx in np.ndindex(*moved.shape[1:])):
             raise ValueError(

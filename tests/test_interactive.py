@@ -121,3 +121,16 @@ def test_moving_a_live_slider_redraws_the_figure():
     slope.value = 2.0
     assert len(drawn) == before + 1
     assert drawn[-1] == (2.0, 0)
+
+
+def test_single_parameter_figure_works_in_both_modes():
+    def curve(ax, slope):
+        _line(ax, slope, 0)
+
+    fig = explorable(curve, {"slope": [1.0, 2.0, 3.0]}, alt="x",
+                     mode="static")
+    assert len(set(fig.frames)) == 3
+    assert fig._repr_html_().count('type="range"') == 1
+    with pytest.raises(ValueError, match="never changes the figure"):
+        explorable(lambda ax, slope: _line(ax, 1.0, 0),
+                   {"slope": [1.0, 2.0]}, alt="x", mode="static")
