@@ -99,3 +99,12 @@ def test_non_callable_answer_is_reported():
 
 def test_result_renders_as_html():
     assert "diffusion-edu-check" in _run(_square)._repr_html_()
+
+
+def test_listed_mistakes_returns_what_the_check_hands_to_run_check():
+    from diffusion_edu.checks import listed_mistakes
+
+    def check_square(answer, strict=False):
+        return _run(answer, strict)
+
+    assert listed_mistakes(check_square) == MISTAKES

@@ -12,9 +12,11 @@ for every chapter.
 import importlib
 import pkgutil
 
-from ._core import Case, CheckFailed, CheckResult, Mistake, run_check
+from ._core import (Case, CheckFailed, CheckResult, Mistake, listed_mistakes,
+                    run_check)
 
-__all__ = ["Case", "CheckFailed", "CheckResult", "Mistake", "run_check"]
+__all__ = ["Case", "CheckFailed", "CheckResult", "Mistake", "listed_mistakes",
+           "run_check"]
 
 for _info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
     if _info.name.startswith("ch") and _info.name[2:].isdigit():

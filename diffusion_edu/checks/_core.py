@@ -30,6 +30,7 @@ __all__ = [
     "CheckFailed",
     "CheckResult",
     "Mistake",
+    "listed_mistakes",
     "run_check",
 ]
 
@@ -166,6 +167,8 @@ def run_check(title: str, answer: Callable, reference: Callable,
     Returns:
         A :class:`CheckResult` (it displays itself in Jupyter).
     """
+    for record in _recorders:
+        record.append(list(mistakes))
     if not callable(answer):
         result = CheckResult(title, "failed", [], [
             f"expected a function, got {type(answer).__name__}"])
@@ -218,6 +221,29 @@ def _diagnose(wrong_cases, mistakes, rtol, atol) -> Mistake | None:
         if explained:
             return mistake
     return None
+
+
+_recorders: list[list] = []
+
+
+def listed_mistakes(check: Callable) -> list[Mistake]:
+    """The classic mistakes that ``check`` recognises, in order.
+
+    Calls ``check`` once on a stub and records the ``mistakes`` it hands
+    to :func:`run_check`; used by the tests that prove every check
+    rejects and names each mistake it lists.
+    """
+
+    def stub(*args, **kwargs):
+        raise NotImplementedError
+
+    record: list = []
+    _recorders.append(record)
+    try:
+        check(stub)
+    finally:
+        _recorders.pop()
+    return [m for mistakes in record for m in mistakes]
 
 
 def _finish(result: CheckResult, strict: bool) -> CheckResult:
