@@ -12,8 +12,14 @@ for every chapter.
 import importlib
 import pkgutil
 
-from ._core import (Case, CheckFailed, CheckResult, Mistake, listed_mistakes,
-                    run_check)
+from ._core import (
+    Case,
+    CheckFailed,
+    CheckResult,
+    Mistake,
+    listed_mistakes,
+    run_check,
+)
 
 __all__ = ["Case", "CheckFailed", "CheckResult", "Mistake", "listed_mistakes",
            "run_check"]
