@@ -147,10 +147,12 @@ def test_reverse_check_names_missing_division_by_pi_j():
     assert result.mistake == "forgot to divide by pi_j"
 
 
-def test_stationary_check_rejects_power_iteration_on_periodic_chain():
+@pytest.mark.parametrize("n_iter", [100, 101])
+def test_stationary_check_rejects_power_iteration_on_periodic_chain(
+        n_iter):
     def power_iteration(P):
         p = np.full(P.shape[0], 1.0 / P.shape[0])
-        for _ in range(101):
+        for _ in range(n_iter):
             p = p @ P
         return p
 
@@ -158,6 +160,19 @@ def test_stationary_check_rejects_power_iteration_on_periodic_chain():
     assert result.status == "failed"
     assert any("periodic" in msg for msg in result.failed)
     assert "periodic" in result.hint
+    assert result.mistake == ""     # not misnamed as another mistake
+
+
+def test_stationary_check_hints_at_eigenvalue_minus_one():
+    def largest_modulus_eigenvector(P):
+        values, vectors = np.linalg.eig(P.T)
+        v = np.real(vectors[:, np.argmax(np.abs(values))])
+        return v / v.sum()
+
+    result = ch01.check_stationary_distribution(largest_modulus_eigenvector)
+    assert result.status == "failed"
+    assert any("periodic" in msg for msg in result.failed)
+    assert "eigenvalue -1" in result.hint
 
 
 def test_check_reports_unknown_wrong_answer_without_raising():

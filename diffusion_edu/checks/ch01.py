@@ -241,7 +241,10 @@ def check_simulate_chain(answer, strict: bool = False) -> CheckResult:
 
 def _stationary_cases() -> list[Case]:
     rng = np.random.default_rng(104)
-    bipartite = np.array([[0.0, 1.0, 0.0], [0.5, 0.0, 0.5],
+    # period 2, pi = (1/8, 1/2, 3/8); power iteration from the uniform
+    # start alternates between two vectors, neither of them uniform, so
+    # it is not mistaken for the right-eigenvector answer (uniform).
+    bipartite = np.array([[0.0, 1.0, 0.0], [0.25, 0.0, 0.75],
                           [0.0, 1.0, 0.0]])
     transient = np.array([[0.5, 0.25, 0.25], [0.0, 0.1, 0.9],
                           [0.0, 0.6, 0.4]])
@@ -288,7 +291,9 @@ def check_stationary_distribution(answer, strict: bool = False
         ],
         hint="solve pi (P - I) = 0 together with sum_i pi_i = 1. If you "
              "iterate p <- p P instead, remember that p_n need not "
-             "converge for a periodic chain.")
+             "converge for a periodic chain. If you use eigenvectors, "
+             "a periodic chain also has an eigenvalue -1: select the "
+             "eigenvalue closest to 1, not the largest in modulus.")
 
 
 # ---------------------------------------------------------------------------

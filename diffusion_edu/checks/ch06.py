@@ -280,6 +280,13 @@ def _energy_cross_only(a, b):
     return _mean_pair_dist(a, b)
 
 
+def _energy_no_self_pairs(a, b):
+    def within(u):
+        n = u.shape[0]
+        return _mean_pair_dist(u, u) * n / (n - 1)   # i = k left out
+    return 2 * _mean_pair_dist(a, b) - within(a) - within(b)
+
+
 def _energy_cases() -> list[Case]:
     rng = np.random.default_rng(603)
     return [
@@ -318,6 +325,11 @@ def check_energy_distance(answer, strict: bool = False) -> CheckResult:
                     "E||X - Y|| alone is not 0 when the two samples "
                     "come from the same distribution: subtract the two "
                     "within-sample terms."),
+            Mistake("self-pairs left out", _energy_no_self_pairs,
+                    "the exercise asks for the average over ALL pairs, "
+                    "a point with itself included (np.mean of the full "
+                    "N x N matrix); leaving out i = k gives the unbiased "
+                    "U-statistic, a different estimate."),
         ],
         hint="average ||a_i - b_j|| over all pairs (i, j), twice, minus "
              "the averages over all pairs within a and within b.")
