@@ -2,8 +2,10 @@
 
 * :class:`MLPDenoiser` — ε̂_θ(x_t, t), a small MLP with a sinusoidal
   embedding of t and Fourier features of x_t;
-* :func:`train_denoiser` — minimises Ho et al.'s simplified loss
-  E ||ε − ε̂_θ(√ᾱ_t x_0 + √(1 − ᾱ_t) ε, t)||² with t ~ U{1..T};
+* :func:`train_denoiser` — minimises the squared error
+  E ||ε − ε̂_θ(√ᾱ_t x_0 + √(1 − ᾱ_t) ε, t)||², with t drawn in
+  proportion to the weight w_t of the ELBO (the bound itself, by
+  default) or uniformly (Ho et al.'s simplified loss);
 * :func:`as_eps_model` — the one adapter that turns the network into a
   NumPy ``eps_model(x, t) -> ndarray`` for :mod:`diffusion_edu.samplers`
   and :mod:`diffusion_edu.elbo`;
@@ -32,6 +34,7 @@ import torch
 from torch import nn
 
 from ._validate import as_data, as_int, as_positive_float, as_rng
+from .elbo import elbo_weights
 from .gaussian import q_sample
 from .schedules import Schedule, as_schedule, as_timesteps
 
@@ -43,6 +46,7 @@ __all__ = [
     "TrainingDivergedError",
     "train_denoiser",
     "as_eps_model",
+    "as_v_model",
     "save",
     "load",
     "TimestepLoss",
@@ -69,11 +73,11 @@ def sinusoidal_embedding(t: torch.Tensor, freqs: torch.Tensor
         freqs: tensor of shape (k,), the ω_i.
 
     Returns:
-        float32 tensor of shape (N, 2k).
+        tensor of shape (N, 2k), of the dtype of ``freqs``.
 
     Book: chapter 6 (the network)
     """
-    angles = t.to(torch.float32)[:, None] * freqs[None, :]
+    angles = t.to(freqs.dtype)[:, None] * freqs[None, :]
     return torch.cat([torch.sin(angles), torch.cos(angles)], dim=1)
 
 
@@ -90,6 +94,19 @@ class MLPDenoiser(nn.Module):
     construction), which help an MLP draw the thin arms of low-
     dimensional data such as the Swiss roll.
 
+    Preconditioning (``data_std`` = σ_d given; Karras et al. 2022,
+    rewritten for ε): with S_t = ᾱ_t σ_d² + 1 − ᾱ_t, the MLP above, F,
+    sees a unit-variance input and adds a unit-variance correction to
+    the best linear guess,
+
+    ε̂_θ(x_t, t) = c_skip(t) x_t + c_out(t) F(c_in(t) x_t, t),
+    c_in = 1/√S_t,  c_skip = √(1 − ᾱ_t)/S_t,  c_out = σ_d √ᾱ_t/√S_t.
+
+    c_skip x_t is E[ε | x_t] when the data are N(0, σ_d² I), and c_out²
+    is the variance of ε around it, so F only learns what the data have
+    beyond a Gaussian. The coefficients need the schedule: they are set
+    when ``schedule`` is (``train_denoiser`` does it).
+
     Args:
         dim: D, the dimension of the data.
         hidden: width of the hidden layers.
@@ -100,9 +117,19 @@ class MLPDenoiser(nn.Module):
         fourier_scale: σ, the standard deviation of the frequencies, in
             cycles per unit of x (data of roughly unit scale assumed).
         seed: seed of the initial weights and of B.
+        data_std: σ_d > 0, the root mean square of the data per
+            coordinate, to precondition; None for the plain MLP.
+        num_classes: C > 0 makes the network conditional, ε̂_θ(x_t, t,
+            c): a learned embedding E[c] of the class label is added to
+            the time embedding, e(t) + E[c], with one extra "no label"
+            token c = C (written ∅; ``null_label``) for the
+            unconditional model (Ho and Salimans 2022). 0 (default): an
+            unconditional network, exactly as before.
 
     Input: x of shape (N, D) and t of shape (N,) or (1,) (one step for
-    the whole batch). Output: ε̂ of shape (N, D). Attribute ``schedule``
+    the whole batch), and for a conditional network optionally c of
+    shape (N,) or (1,), ints in 0..C (None: the token ∅ = C). Output:
+    ε̂ of shape (N, D). Attribute ``schedule``
     is the schedule the network was trained with (None before training).
 
     Book: chapter 6, eq. (eq-simple-loss)
@@ -110,7 +137,8 @@ class MLPDenoiser(nn.Module):
 
     def __init__(self, dim: int, hidden: int = 64, depth: int = 3,
                  time_embedding: int = 32, fourier_features: int = 16,
-                 fourier_scale: float = 0.5, seed: int = 0):
+                 fourier_scale: float = 0.5, seed: int = 0,
+                 data_std: float | None = None, num_classes: int = 0):
         super().__init__()
         dim = as_int(dim, "dim", minimum=1)
         hidden = as_int(hidden, "hidden", minimum=1)
@@ -124,12 +152,20 @@ class MLPDenoiser(nn.Module):
                                   minimum=0)
         fourier_scale = as_positive_float(fourier_scale, "fourier_scale")
         seed = as_int(seed, "seed", minimum=0)
+        if data_std is not None:
+            data_std = as_positive_float(data_std, "data_std")
         self.config = dict(dim=dim, hidden=hidden, depth=depth,
                            time_embedding=time_embedding,
                            fourier_features=fourier_features,
-                           fourier_scale=fourier_scale, seed=seed)
+                           fourier_scale=fourier_scale, seed=seed,
+                           data_std=data_std)
+        num_classes = as_int(num_classes, "num_classes", minimum=0)
+        if num_classes:
+            self.config["num_classes"] = num_classes
+        self.num_classes = num_classes
         self.dim = dim
-        self.schedule: Schedule | None = None
+        self.data_std = data_std
+        self.schedule = None
         k = time_embedding // 2
         freqs = torch.exp(-math.log(10000.0) * torch.arange(k) / k)
         self.register_buffer("freqs", freqs.to(torch.float32),
@@ -149,7 +185,28 @@ class MLPDenoiser(nn.Module):
             self.layers = nn.ModuleList(
                 [nn.Linear(hidden, hidden) for _ in range(depth - 1)])
             self.out = nn.Linear(hidden, dim)
+            # Created last, so that the unconditional weights above are
+            # the same for the same seed; row C is the token ∅.
+            self.label_emb = (nn.Embedding(num_classes + 1, time_embedding)
+                              if num_classes else None)
         self.act = nn.SiLU()
+
+    @property
+    def schedule(self) -> Schedule | None:
+        """The schedule the network is trained with (None before)."""
+        return self._schedule
+
+    @schedule.setter
+    def schedule(self, s: Schedule | None) -> None:
+        self._schedule = None if s is None else as_schedule(s)
+        if self._schedule is None or self.data_std is None:
+            self._precond = None
+            return
+        ab = torch.from_numpy(np.array(self._schedule.alpha_bar))
+        var = ab * self.data_std ** 2 + 1 - ab                  # S_t
+        self._precond = torch.stack(
+            [1 / var.sqrt(), (1 - ab).sqrt() / var,
+             self.data_std * ab.sqrt() / var.sqrt()])    # (3, T + 1)
 
     def extra_repr(self) -> str:
         return (f"dim={self.dim}, parameters={count_parameters(self)}, "
@@ -162,10 +219,51 @@ class MLPDenoiser(nn.Module):
         proj = (2.0 * math.pi) * (x @ self.fourier_b)
         return torch.cat([x, torch.sin(proj), torch.cos(proj)], dim=1)
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        """ε̂_θ(x_t, t): x (N, D), t (N,) or (1,) -> (N, D) float32."""
-        x = x.to(torch.float32)
+    @property
+    def null_label(self) -> int:
+        """The "no label" token ∅ = C of a conditional network."""
+        if not self.num_classes:
+            raise ValueError("an unconditional network has no label "
+                             "tokens (num_classes = 0)")
+        return self.num_classes
+
+    def _labels(self, c):
+        """Validate c: None -> ∅ for a conditional network."""
+        if not self.num_classes:
+            if c is not None:
+                raise ValueError("this network is unconditional "
+                                 "(num_classes = 0): call it without "
+                                 "a label")
+            return None
+        if c is None:
+            return torch.full((1,), self.num_classes, dtype=torch.long)
+        c = torch.as_tensor(c, dtype=torch.long)
+        if c.ndim != 1 or c.numel() == 0 or int(c.min()) < 0 or int(
+                c.max()) > self.num_classes:
+            raise ValueError(f"c must be a 1-D tensor of labels in 0.."
+                             f"{self.num_classes} ({self.num_classes} = "
+                             f"no label); got {c.tolist()}")
+        return c
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor,
+                c: torch.Tensor | None = None) -> torch.Tensor:
+        """ε̂_θ(x_t, t[, c]): x (N, D), t and c (N,) or (1,) -> (N, D)."""
+        x = x.to(self.out.weight.dtype)     # float32 unless .double()
+        c = self._labels(c)
+        if self.data_std is None:
+            return self._mlp(x, t, c)
+        if self._precond is None:
+            raise ValueError("a preconditioned MLPDenoiser needs its "
+                             "schedule: set model.schedule = s first")
+        c_in, c_skip, c_out = self._precond[:, t].to(x.dtype)[..., None]
+        return c_skip * x + c_out * self._mlp(c_in * x, t, c)
+
+    def _mlp(self, x: torch.Tensor, t: torch.Tensor,
+             c: torch.Tensor | None = None) -> torch.Tensor:
+        """F(x, t[, c]), the plain MLP."""
         emb = sinusoidal_embedding(t, self.freqs)
+        if c is not None:
+            emb = emb + self.label_emb(c)       # e(t) + E[c]
         h = self.act(self.inp(self.features(x)) + self.time[0](emb))
         for layer, proj in zip(self.layers, self.time[1:], strict=True):
             h = self.act(layer(h) + proj(emb))
@@ -223,6 +321,35 @@ def _data_source(data_or_sampler) -> tuple[Callable, int | None]:
     return draw, data.shape[1]
 
 
+def _labelled_source(data_or_sampler) -> tuple[Callable, int | None]:
+    """Return draw(n, rng) -> ((n, D) float64, (n,) int64 labels), D."""
+    if hasattr(data_or_sampler, "sample") and callable(
+            data_or_sampler.sample):
+        def draw(n, rng):
+            return data_or_sampler.sample(n, rng, return_labels=True)
+        return draw, None
+    if callable(data_or_sampler):
+        return data_or_sampler, None
+    if (isinstance(data_or_sampler, tuple) and len(data_or_sampler) == 2):
+        data = as_data(data_or_sampler[0], "data")
+        labels = np.asarray(data_or_sampler[1])
+        if labels.shape != (data.shape[0],) or labels.dtype.kind not in "iu":
+            raise ValueError(f"labels must be {data.shape[0]} ints, one "
+                             f"per example; got shape {labels.shape}, "
+                             f"dtype {labels.dtype}")
+
+        def draw(n, rng):
+            i = rng.integers(0, data.shape[0], size=n)
+            return data[i], labels[i]
+        return draw, data.shape[1]
+    raise TypeError(
+        "a conditional network (num_classes > 0) needs labelled data: a "
+        "tuple (data (N, D), labels (N,)), an object with .sample(n, rng, "
+        "return_labels=True) (e.g. toy_data.GaussianMixture2D) or a "
+        f"function f(n, rng) -> (x, labels); got "
+        f"{type(data_or_sampler).__name__}")
+
+
 def _progress_enabled(progress) -> bool:
     if progress == "auto":
         # A Jupyter server sets JPY_SESSION_NAME in its kernels; the book
@@ -262,22 +389,39 @@ def _diverged(step: int, value: float, start: float, lr: float,
         f"to {' or '.join(hints)}.")
 
 
-def train_denoiser(data_or_sampler, s: Schedule, steps: int = 2000,
-                   batch_size: int = 512, lr: float = _DEFAULT_LR,
+def train_denoiser(data_or_sampler, s: Schedule, steps: int = 3000,
+                   batch_size: int = 1024, lr: float = _DEFAULT_LR,
                    seed: int = 0,
                    progress: bool | Literal["auto"] = "auto", *,
                    model: MLPDenoiser | None = None, warmup: int = 100,
                    weight_decay: float = 0.0,
-                   num_threads: int | None = 1) -> TrainingResult:
-    """Train ε̂_θ with the simplified loss of Ho et al. (2020).
+                   num_threads: int | None = 1,
+                   t_sampling: Literal["elbo", "uniform"] = "elbo",
+                   ema: float | None = None,
+                   callback: Callable[[int, MLPDenoiser], None] | None
+                   = None, callback_every: int = 100,
+                   num_classes: int = 0, label_dropout: float = 0.1,
+                   target: Literal["eps", "v"] = "eps",
+                   noise_pairs=None) -> TrainingResult:
+    """Train ε̂_θ on the squared noise-prediction error.
 
-    L_simple(θ) = E_{t ~ U{1..T}, x_0, ε ~ N(0, I)}
-                  || ε − ε̂_θ(√ᾱ_t x_0 + √(1 − ᾱ_t) ε, t) ||²,
+    Each step minimises the mean over a minibatch (and the D
+    coordinates) of ||ε − ε̂_θ(√ᾱ_t x_0 + √(1 − ᾱ_t) ε, t)||², with
+    x_0 from the data, ε ~ N(0, I) and t ~ p(t):
 
-    one minibatch per step (the mean over the batch and the D
-    coordinates), x_t drawn with :func:`diffusion_edu.gaussian.q_sample`.
-    AdamW with a linear warm-up, then a cosine decay of the learning
-    rate to 0 (which also averages out the minibatch noise at the end).
+    * ``t_sampling="elbo"`` (default): p(t) ∝ min(w_t, 1) with the
+      weights w_t of the bound (:func:`diffusion_edu.elbo.elbo_weights`,
+      σ_t² = β̃_t), so that the expected loss is (−ELBO − const) /
+      (D Σ_s w_s): the network is trained on the bound itself, sampled
+      by importance (Nichol and Dhariwal 2021 do the same for L_vlb).
+      The cap only matters for schedules such as the cosine one, whose
+      last weight (about 500) would otherwise take almost every draw;
+    * ``t_sampling="uniform"``: p(t) = 1/T, the simplified loss
+      L_simple of Ho et al. (2020), which underweights small t.
+
+    x_t is drawn with :func:`diffusion_edu.gaussian.q_sample`. AdamW
+    with a linear warm-up, then a cosine decay of the learning rate to
+    0 (which also averages out the minibatch noise at the end).
 
     Args:
         data_or_sampler: data of shape (N, D) (minibatches are drawn
@@ -294,15 +438,55 @@ def train_denoiser(data_or_sampler, s: Schedule, steps: int = 2000,
             kernel started by a Jupyter server (not in tests, nbval or
             the book build).
         model: an :class:`MLPDenoiser` to train (default: a new
-            ``MLPDenoiser(D, seed=seed)``); it is trained in place.
+            preconditioned ``MLPDenoiser(D, seed=seed, data_std=σ_d)``
+            with σ_d the root mean square of 4096 data points); it is
+            trained in place.
         warmup: number of warm-up steps of the learning rate.
         weight_decay: AdamW's decoupled weight decay (>= 0).
         num_threads: sets ``torch.set_num_threads`` (and leaves it set,
             so that sampling is fast too); None keeps torch's setting.
+        t_sampling: "elbo" or "uniform", the law p(t) of the steps.
+        ema: None, or a decay γ in (0, 1): the returned weights are then
+            the exponential moving average θ̄ ← γ θ̄ + (1 − γ) θ over
+            the steps (with the cosine decay to 0 it rarely helps).
+        callback: None, or a function ``callback(step, model)`` called
+            after every ``callback_every`` optimisation steps and after
+            the last one (``step`` counts the steps done; ``model`` holds
+            the current weights, not the moving average). To monitor
+            training, e.g. the excess of :func:`diffusion_edu.elbo.
+            paired_draws` along the way; it must not change the model.
+        callback_every: steps between two calls (>= 1).
+        num_classes: C > 0 trains a conditional network ε̂_θ(x_t, t, c)
+            (default model: ``MLPDenoiser(..., num_classes=C)``; a given
+            model's C is used when this is 0). The data must then carry
+            labels 0..C−1: a tuple (data, labels), an object with
+            ``.sample(n, rng, return_labels=True)`` or a function
+            ``f(n, rng) -> (x, labels)``.
+        label_dropout: for a conditional network, the probability that
+            an example's label is replaced by the token ∅, so that the
+            same network also learns the unconditional ε̂_θ(x_t, t, ∅)
+            (classifier-free guidance; Ho and Salimans 2022).
+        target: "eps" (default): the network predicts ε; "v": it
+            predicts v = √ᾱ_t ε − √(1 − ᾱ_t) x_0 (Salimans and Ho 2022),
+            the velocity of flow matching in other coordinates (chapter
+            10). A v-network has no ε-preconditioning (the default model
+            is the plain MLP, data_std = None); it is marked
+            ``model.prediction = "v"`` and evaluated with
+            :func:`as_v_model`. The returned losses are then v-MSEs.
+        noise_pairs: None (default: ε ~ N(0, I) drawn independently of
+            x_0), or an array of the shape of the data array: row i is
+            the noise coupled with data row i, and each minibatch draws
+            rows i with replacement and uses the pair (x_0[i],
+            noise_pairs[i]), e.g. the endpoints of a flow for
+            rectified flow's reflow (chapter 10).
 
     Returns:
         TrainingResult ``(model, losses)``: the network with
-        ``model.schedule = s``, and the loss at each step, shape (steps,).
+        ``model.schedule = s``, and at each step the minibatch estimate
+        of the simplified loss L_simple (uniform t; with
+        ``t_sampling="elbo"`` each example is reweighted by 1/(T p(t)))
+        so that the curve can be compared with the irreducible loss
+        whatever p(t) is; shape (steps,).
 
     Raises:
         TrainingDivergedError: the loss became NaN/inf or exploded; the
@@ -311,7 +495,23 @@ def train_denoiser(data_or_sampler, s: Schedule, steps: int = 2000,
     Book: chapter 6, eq. (eq-simple-loss)
     """
     s = as_schedule(s)
-    draw, dim = _data_source(data_or_sampler)
+    num_classes = as_int(num_classes, "num_classes", minimum=0)
+    if not num_classes and isinstance(model, MLPDenoiser):
+        num_classes = model.num_classes
+    if num_classes:
+        draw_labelled, dim = _labelled_source(data_or_sampler)
+
+        def draw(n, rng):
+            return draw_labelled(n, rng)[0]
+    else:
+        draw, dim = _data_source(data_or_sampler)
+    if target not in ("eps", "v"):
+        raise ValueError(f"target must be 'eps' or 'v'; got {target!r}")
+    label_dropout = as_positive_float(label_dropout, "label_dropout",
+                                      allow_zero=True)
+    if label_dropout > 1:
+        raise ValueError(f"label_dropout must be a probability in [0, 1]"
+                         f"; got {label_dropout}")
     steps = as_int(steps, "steps", minimum=1)
     batch_size = as_int(batch_size, "batch_size", minimum=1)
     lr = as_positive_float(lr, "lr")
@@ -323,7 +523,35 @@ def train_denoiser(data_or_sampler, s: Schedule, steps: int = 2000,
     if num_threads is not None:
         torch.set_num_threads(as_int(num_threads, "num_threads",
                                      minimum=1))
+    if t_sampling == "elbo":
+        # Capped at 1: no single step may take over (the cosine
+        # schedule's last weight is about 500); no effect for linear.
+        w = np.minimum(elbo_weights(s, "fixed_small")[1:], 1.0)
+        p_t = w / w.sum()
+    elif t_sampling == "uniform":
+        p_t = None
+    else:
+        raise ValueError(f"t_sampling must be 'elbo' or 'uniform'; got "
+                         f"{t_sampling!r}")
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be a function callback(step, "
+                        f"model) or None; got {type(callback).__name__}")
+    callback_every = as_int(callback_every, "callback_every", minimum=1)
+    if ema is not None:
+        ema = as_positive_float(ema, "ema")
+        if not ema < 1:
+            raise ValueError(f"ema must be a decay in (0, 1); got {ema}")
     rng = np.random.default_rng(seed)
+    if noise_pairs is not None:
+        if num_classes or not isinstance(data_or_sampler, np.ndarray):
+            raise TypeError("noise_pairs needs the data as an array "
+                            "(N, D) and an unconditional network")
+        pairs_x0 = as_data(data_or_sampler, "data_or_sampler")
+        noise_pairs = as_data(noise_pairs, "noise_pairs")
+        if noise_pairs.shape != pairs_x0.shape:
+            raise ValueError(f"noise_pairs must have the shape of the "
+                             f"data, {pairs_x0.shape}; got "
+                             f"{noise_pairs.shape}")
 
     def fresh(n):
         x0 = as_data(draw(n, rng), "data_or_sampler(n, rng)")
@@ -335,14 +563,43 @@ def train_denoiser(data_or_sampler, s: Schedule, steps: int = 2000,
     if dim is None:
         dim = fresh(1).shape[1]
     if model is None:
-        model = MLPDenoiser(dim, seed=seed)
+        # σ_d for the preconditioning: the root mean square of the data.
+        rms = float(np.sqrt(np.mean(fresh(4096) ** 2)))
+        model = MLPDenoiser(dim, seed=seed, num_classes=num_classes,
+                            data_std=(max(rms, 1e-3) if target == "eps"
+                                      else None))
     elif not isinstance(model, MLPDenoiser):
         raise TypeError(f"model must be an MLPDenoiser; got "
                         f"{type(model).__name__}")
     if model.dim != dim:
         raise ValueError(f"the data have D = {dim} but the model was "
                          f"built for dim = {model.dim}")
+    if model.num_classes != num_classes:
+        raise ValueError(f"num_classes = {num_classes} but the model was "
+                         f"built with num_classes = {model.num_classes}")
+    if target == "v" and model.data_std is not None:
+        raise ValueError("target='v' needs a model without the "
+                         "ε-preconditioning: MLPDenoiser(..., data_std="
+                         "None)")
+    model.prediction = target
 
+    def fresh_labels(n):
+        x0, c = draw_labelled(n, rng)
+        x0 = as_data(x0, "data")
+        c = np.asarray(c)
+        if (c.shape != (x0.shape[0],) or c.dtype.kind not in "iu"
+                or c.min() < 0 or c.max() >= num_classes):
+            raise ValueError(f"the labels must be ints in 0.."
+                             f"{num_classes - 1}, one per example; got "
+                             f"shape {c.shape}, values {np.unique(c)}")
+        if x0.shape[0] != n:
+            raise ValueError(f"the sampler returned {x0.shape[0]} rows "
+                             f"when asked for {n}")
+        # Label dropout: with probability p the label becomes ∅ = C.
+        drop = rng.random(n) < label_dropout
+        return x0, np.where(drop, num_classes, c).astype(np.int64)
+
+    model.schedule = s          # (the preconditioning needs ᾱ_t)
     params = [p for p in model.parameters() if p.requires_grad]
     try:        # the fused kernel saves about a third of each step
         opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay,
@@ -350,6 +607,8 @@ def train_denoiser(data_or_sampler, s: Schedule, steps: int = 2000,
     except (RuntimeError, TypeError):
         opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
     warmup = min(warmup, steps)
+    averages = ([q.detach().clone() for q in params] if ema is not None
+                else None)
     losses = torch.empty(steps, dtype=torch.float64)
     chunk = max(1, min(steps, 65536 // batch_size))
     bar = None
@@ -363,7 +622,14 @@ def train_denoiser(data_or_sampler, s: Schedule, steps: int = 2000,
             k = min(chunk, steps - first)
             n = k * batch_size
             # Draw k minibatches at once: x_0, t ~ U{1..T}, ε ~ N(0, I).
-            x0 = fresh(n)
+            if num_classes:
+                x0, c = fresh_labels(n)
+                c_b = torch.from_numpy(c).view(k, batch_size)
+            elif noise_pairs is not None:
+                rows = rng.integers(0, pairs_x0.shape[0], size=n)
+                x0 = pairs_x0[rows]
+            else:
+                x0 = fresh(n)
             if first == 0:
                 data_std = float(np.std(x0))
                 if not 0.1 <= data_std <= 10:
@@ -372,23 +638,47 @@ def train_denoiser(data_or_sampler, s: Schedule, steps: int = 2000,
                         f"; the schedule and the network assume data of "
                         f"roughly unit scale: standardise them first",
                         UserWarning, stacklevel=2)
-            t = rng.integers(1, s.T + 1, size=n)
-            noise = rng.standard_normal((n, dim))
+            if p_t is None:
+                t = rng.integers(1, s.T + 1, size=n)
+                reweight = np.ones(n)
+            else:
+                t = 1 + rng.choice(s.T, size=n, p=p_t)
+                reweight = 1.0 / (s.T * p_t[t - 1])
+            noise = (rng.standard_normal((n, dim)) if noise_pairs is None
+                     else noise_pairs[rows])
             xt = q_sample(s, x0, t, noise)
+            goal = noise
+            if target == "v":           # v = √ᾱ ε − √(1 − ᾱ) x_0
+                ab = s.alpha_bar[t][:, None]
+                goal = np.sqrt(ab) * noise - np.sqrt(1 - ab) * x0
             xt_b = torch.from_numpy(xt).float().view(k, batch_size, dim)
-            eps_b = torch.from_numpy(noise).float().view(k, batch_size,
-                                                         dim)
+            eps_b = torch.from_numpy(goal).float().view(k, batch_size,
+                                                        dim)
             t_b = torch.from_numpy(t).view(k, batch_size)
+            rw_b = torch.from_numpy(reweight).view(k, batch_size)
             for j in range(k):
                 step = first + j
                 for group in opt.param_groups:
                     group["lr"] = lr * _lr_factor(step, steps, warmup)
-                pred = model(xt_b[j], t_b[j])
-                loss = torch.mean((pred - eps_b[j]) ** 2)
+                pred = model(xt_b[j], t_b[j],
+                             c_b[j] if num_classes else None)
+                err = torch.mean((pred - eps_b[j]) ** 2, dim=1)
+                loss = torch.mean(err)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
-                losses[step] = loss.detach()
+                if averages is not None:
+                    with torch.no_grad():
+                        for avg, q in zip(averages, params, strict=True):
+                            avg.lerp_(q, 1.0 - ema)
+                # L_simple estimate: E_p[ℓ / (T p(t))] = E_uniform[ℓ].
+                losses[step] = torch.mean(err.detach().double() * rw_b[j])
+                if callback is not None and (
+                        (step + 1) % callback_every == 0
+                        or step + 1 == steps):
+                    model.eval()
+                    callback(step + 1, model)
+                    model.train()
             done = losses[first:first + k].numpy()
             if first == 0:
                 start = float(done[0])
@@ -405,6 +695,10 @@ def train_denoiser(data_or_sampler, s: Schedule, steps: int = 2000,
     finally:
         if bar is not None:
             bar.close()
+    if averages is not None:
+        with torch.no_grad():
+            for avg, q in zip(averages, params, strict=True):
+                q.copy_(avg)
     model.eval()
     model.schedule = s
     return TrainingResult(model, losses.numpy().copy())
@@ -423,7 +717,7 @@ def _check_model(model, name: str = "model") -> MLPDenoiser:
 
 
 def as_eps_model(model: MLPDenoiser, s: Schedule | None = None, *,
-                 num_threads: int | None = 1
+                 num_threads: int | None = 1, label: int | None = None
                  ) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
     """Wrap the network as a NumPy ``eps_model(x, t) -> ndarray``.
 
@@ -439,6 +733,9 @@ def as_eps_model(model: MLPDenoiser, s: Schedule | None = None, *,
             needed when ``model.schedule`` is None (an untrained model).
         num_threads: sets ``torch.set_num_threads`` once, now; None
             keeps torch's setting.
+        label: for a conditional network, the class c of ε̂_θ(x, t, c)
+            (0..C−1); None gives the unconditional ε̂_θ(x, t, ∅). Must
+            be None for an unconditional network.
 
     Returns:
         eps_model(x, t): x of shape (N, D), t an int or an int array of
@@ -449,6 +746,31 @@ def as_eps_model(model: MLPDenoiser, s: Schedule | None = None, *,
     Book: chapter 6, eq. (eq-ddpm-step)
     """
     model = _check_model(model)
+    if getattr(model, "prediction", "eps") != "eps":
+        raise ValueError("this network was trained with target='v': "
+                         "wrap it with as_v_model, not as_eps_model")
+    return _numpy_model(model, s, num_threads, label)
+
+
+def as_v_model(model: MLPDenoiser, s: Schedule | None = None, *,
+               num_threads: int | None = 1
+               ) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """Wrap a network trained with ``target="v"`` as ``v_model(x, t)``.
+
+    v_model(x_t, t) = v̂_θ(x_t, t) ≈ E[√ᾱ_t ε − √(1 − ᾱ_t) x_0 | x_t],
+    float64, like :func:`as_eps_model` (unconditional networks only).
+
+    Book: chapter 10, eq. (10.8)
+    """
+    model = _check_model(model)
+    if getattr(model, "prediction", "eps") != "v":
+        raise ValueError("this network predicts ε, not v: train it with "
+                         "train_denoiser(..., target='v')")
+    return _numpy_model(model, s, num_threads, None)
+
+
+def _numpy_model(model: MLPDenoiser, s, num_threads, label):
+    """The float64 NumPy wrapper shared by as_eps_model and as_v_model."""
     if model.schedule is not None:
         if s is not None and as_schedule(s).T != model.schedule.T:
             raise ValueError(
@@ -460,10 +782,21 @@ def as_eps_model(model: MLPDenoiser, s: Schedule | None = None, *,
         raise ValueError("model.schedule is None (an untrained model): "
                          "pass the schedule, as_eps_model(model, s)")
     s = as_schedule(s)
+    if model.schedule is None and model.data_std is not None:
+        model.schedule = s      # the preconditioning needs ᾱ_t
     if num_threads is not None:
         torch.set_num_threads(as_int(num_threads, "num_threads",
                                      minimum=1))
     model.eval()
+    if label is not None:
+        if not model.num_classes:
+            raise ValueError("label was given but the network is "
+                             "unconditional (num_classes = 0)")
+        label = as_int(label, "label", minimum=0,
+                       maximum=model.num_classes - 1)
+    c = (None if not model.num_classes else torch.full(
+        (1,), model.num_classes if label is None else label,
+        dtype=torch.long))
 
     def eps_model(x, t) -> np.ndarray:
         x = as_data(x, "x")
@@ -475,11 +808,12 @@ def as_eps_model(model: MLPDenoiser, s: Schedule | None = None, *,
         tt = t[:1] if np.all(t == t[0]) else t
         with torch.inference_mode():
             out = model(torch.from_numpy(x.astype(np.float32)),
-                        torch.from_numpy(np.array(tt, dtype=np.int64)))
+                        torch.from_numpy(np.array(tt, dtype=np.int64)), c)
         return out.numpy().astype(np.float64)
 
     eps_model.model = model
     eps_model.schedule = s
+    eps_model.label = label
     return eps_model
 
 

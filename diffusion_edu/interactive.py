@@ -10,7 +10,12 @@ One helper, :func:`explorable`, turns a pure plotting function
   of parameter values is drawn once, in advance, and embedded as a PNG
   frame in a self-contained HTML snippet with one slider per parameter.
   It needs no kernel, no CDN and no JavaScript library, so it works on the
-  website, in an offline copy and in any notebook viewer.
+  website, in an offline copy and in any notebook viewer. Every frame is
+  drawn for the width of the book's text column at twice its pixel
+  density (sharp on high-density screens), with text about 12 px high
+  at that width. Parameters are labelled in mathematics (``beta`` is
+  shown as β, ``x_t`` as x_t), named choices (strings) get a menu
+  instead of a slider, and the figure has a caption.
 
 The mode is chosen automatically (live inside a Jupyter server, static
 otherwise, e.g. during the book build or under nbval) and can be forced
@@ -27,16 +32,60 @@ import itertools
 import json
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
 from matplotlib.figure import Figure
 
-__all__ = ["StaticExplorable", "explorable", "render_png"]
+__all__ = ["StaticExplorable", "explorable", "label_tex", "render_png"]
 
 Mode = Literal["auto", "live", "static"]
 MAX_FRAMES = 64
+DISPLAY_WIDTH = 680  # css px: the width of the book's text column
+DENSITY = 2          # image pixels per css px (high-density screens)
+FONT_PX = 12         # default text height in css px at DISPLAY_WIDTH
+GREEK = {"alpha", "beta", "gamma", "delta", "epsilon", "varepsilon",
+         "zeta", "eta", "theta", "kappa", "lambda", "mu", "nu", "xi",
+         "pi", "rho", "sigma", "tau", "phi", "chi", "psi", "omega",
+         "Gamma", "Delta", "Theta", "Lambda", "Sigma", "Phi", "Omega"}
+
+
+def label_tex(name: str) -> str | None:
+    """The TeX of a parameter's label, or None for a plain word.
+
+    ``beta`` -> ``\\beta``, ``t`` -> ``t``, ``x_t`` -> ``x_{t}``,
+    ``alpha_bar`` -> ``\\bar{\\alpha}``; ``schedule`` -> None.
+    """
+    base, _, sub = name.partition("_")
+    if sub == "bar" and base in GREEK:
+        return "\\bar{\\" + base + "}"
+    if base in GREEK:
+        head = "\\" + base
+    elif len(base) == 1:
+        head = base
+    else:
+        return None
+    if not sub:
+        return head
+    if sub in GREEK:
+        sub = "\\" + sub
+    elif not sub.isalnum():
+        return None
+    return f"{head}_{{{sub}}}"
+
+
+def _label_html(name: str, label: str | None) -> str:
+    """A label for the page: TeX (typeset by MathJax in the book) or
+    plain text."""
+    tex = label if label is not None else label_tex(name)
+    if label is None and tex is None:
+        return html.escape(name.replace("_", " "))
+    if label is not None and not label.startswith("$"):
+        return html.escape(label)
+    tex = tex.strip("$")
+    return (f'<span class="math notranslate nohighlight">'
+            f"\\({html.escape(tex)}\\)</span>")
 
 
 def _format_value(value) -> str:
@@ -46,18 +95,50 @@ def _format_value(value) -> str:
 
 
 def render_png(plot: Callable, params: Mapping, *, nrows: int = 1,
-               ncols: int = 1, figsize=(6.0, 4.0), dpi: int = 80) -> bytes:
+               ncols: int = 1, figsize=(6.0, 4.0), dpi: float = 80,
+               font_size: float | None = None) -> bytes:
     """Draw ``plot(ax, **params)`` on a fresh figure; return PNG bytes.
 
     ``ax`` is one Axes when ``nrows * ncols == 1``, else an array of Axes.
-    The figure is never shown through pyplot, so no global state leaks.
+    ``font_size`` (points) is the default text size. The figure is never
+    shown through pyplot, so no global state leaks.
     """
-    fig = Figure(figsize=figsize, layout="constrained")
-    axes = fig.subplots(nrows, ncols, squeeze=True)
-    plot(axes, **params)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
+    import matplotlib
+
+    style = {} if font_size is None else {"font.size": font_size}
+    with matplotlib.rc_context(style):
+        fig = Figure(figsize=figsize, layout="constrained")
+        axes = fig.subplots(nrows, ncols, squeeze=True)
+        plot(axes, **params)
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=dpi)
     return buf.getvalue()
+
+
+def _compact_png(data: bytes) -> bytes:
+    """The same image with at most 256 colours (a third of the bytes)."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as img:
+        small = img.convert("RGB").quantize(
+            colors=256, method=Image.Quantize.FASTOCTREE,
+            dither=Image.Dither.NONE)
+        out = io.BytesIO()
+        small.save(out, format="PNG", optimize=True)
+    return out.getvalue()
+
+
+def _column_render(figsize) -> dict:
+    """dpi and font size that draw a figure of ``figsize`` inches for
+    the text column (DISPLAY_WIDTH css px) at DENSITY pixels per css px,
+    with text FONT_PX css px high."""
+    width_in = float(figsize[0])
+    if not width_in > 0:
+        raise ValueError(f"figsize must be (width, height) in inches, "
+                         f"both positive; got {figsize!r}")
+    css_per_inch = DISPLAY_WIDTH / width_in
+    return {"dpi": DENSITY * css_per_inch,
+            "font_size": FONT_PX * 72 / css_per_inch}
 
 
 def _validate(plot, params, alt) -> dict[str, list]:
@@ -112,10 +193,40 @@ class StaticExplorable:
     frames: list[bytes]
     alts: list[str]
     uid: str
+    size: tuple[int, int] = (DISPLAY_WIDTH, 400)  # css px
+    labels: dict = field(default_factory=dict)
+    caption: str = ""
 
     def _strides(self) -> list[int]:
         sizes = [len(v) for v in self.grid.values()]
         return [int(np.prod(sizes[i + 1:])) for i in range(len(sizes))]
+
+    def _control(self, i: int, name: str, values: list) -> str:
+        label = _label_html(name, self.labels.get(name))
+        uid = f"{self.uid}-{i}"
+        names = [_format_value(v) for v in values]
+        if all(isinstance(v, str) for v in values):  # named choices
+            options = "".join(
+                f'<option value="{k}">{html.escape(v)}</option>'
+                for k, v in enumerate(names))
+            return (
+                f'<label class="explorable-control">'
+                f'<span class="explorable-label">{label}</span>'
+                f'<select data-axis="{i}" '
+                f'aria-label="{html.escape(name)}">{options}</select>'
+                f"</label>")
+        labels = json.dumps(names)
+        ticks = "".join(f'<option value="{k}"></option>'
+                        for k in range(len(values)))
+        return (
+            f'<label class="explorable-control">'
+            f'<span class="explorable-label">{label} = '
+            f"<output>{html.escape(names[0])}</output></span>"
+            f'<input type="range" min="0" max="{len(values) - 1}" '
+            f'step="1" value="0" data-axis="{i}" '
+            f"data-labels='{html.escape(labels)}' list=\"{uid}-ticks\" "
+            f'aria-label="{html.escape(name)}">'
+            f'<datalist id="{uid}-ticks">{ticks}</datalist></label>')
 
     def _repr_html_(self) -> str:
         uid = self.uid
@@ -124,41 +235,66 @@ class StaticExplorable:
             for f in self.frames]
         data = json.dumps({"src": sources, "alt": self.alts,
                            "strides": self._strides()})
-        controls = []
-        for i, (name, values) in enumerate(self.grid.items()):
-            if len(values) < 2:  # a fixed value: no slider that does nothing
-                continue
-            labels = json.dumps([_format_value(v) for v in values])
-            controls.append(
-                f'<label style="display:flex;align-items:center;gap:0.6em;'
-                f'margin:0.2em 0;font-family:monospace;">'
-                f'<span style="min-width:9em;">{html.escape(name)} = '
-                f'<output>{html.escape(_format_value(values[0]))}</output>'
-                f'</span><input type="range" min="0" '
-                f'max="{len(values) - 1}" step="1" value="0" '
-                f'data-axis="{i}" data-labels=\'{html.escape(labels)}\' '
-                f'aria-label="{html.escape(name)}" style="flex:1;">'
-                f"</label>")
+        controls = [self._control(i, name, values)
+                    for i, (name, values) in enumerate(self.grid.items())
+                    if len(values) >= 2]  # a fixed value: no control
+        width, height = self.size
+        caption = ""
+        if self.caption:
+            # mathjax_process: the book's MathJax typesets its \\(...\\)
+            caption = (f'<figcaption class="explorable-caption '
+                       f'mathjax_process">{self.caption}</figcaption>')
         script = (
             "(function(){var root=document.getElementById('" + uid + "');"
             "var d=JSON.parse(root.querySelector('script.frames')"
             ".textContent);var img=root.querySelector('img');"
-            "var inputs=root.querySelectorAll('input[type=range]');"
+            "var inputs=root.querySelectorAll('[data-axis]');"
             "function update(){var k=0;inputs.forEach(function(el){"
             "var i=+el.dataset.axis;k+=d.strides[i]*(+el.value);"
-            "el.parentNode.querySelector('output').textContent="
-            "JSON.parse(el.dataset.labels)[+el.value];});"
+            "var out=el.parentNode.querySelector('output');"
+            "if(out){out.textContent="
+            "JSON.parse(el.dataset.labels)[+el.value];}});"
             "img.src=d.src[k];img.alt=d.alt[k];}"
             "inputs.forEach(function(el){el.addEventListener('input',"
-            "update);});})();")
+            "update);el.addEventListener('change',update);});})();")
         return (
-            f'<div class="diffusion-edu-explorable" id="{uid}" '
-            f'style="max-width:100%;">'
+            f'<figure class="diffusion-edu-explorable" id="{uid}">'
             f'<img src="{sources[0]}" alt="{html.escape(self.alts[0])}" '
-            f'style="max-width:100%;height:auto;">'
+            f'width="{width}" height="{height}" '
+            f'style="width:100%;max-width:{width}px;height:auto;">'
             f'<div class="explorable-controls">{"".join(controls)}</div>'
+            f"{caption}"
             f'<script type="application/json" class="frames">{data}'
-            f"</script><script>{script}</script></div>")
+            f"</script><script>{script}</script></figure>")
+
+    def _repr_png_(self) -> bytes:
+        """One representative frame (the sliders' starting position) with
+        a line saying that the web edition is explorable. Used where no
+        HTML can be shown, such as the PDF edition of the book."""
+        import matplotlib.image as mpimg
+
+        frame = mpimg.imread(io.BytesIO(self.frames[0]), format="png")
+        h, w = frame.shape[:2]
+        dpi = 72.0 * DENSITY  # so that a point is DENSITY image pixels
+        note_px = int(2.5 * FONT_PX * DENSITY)
+        fig = Figure(figsize=(w / dpi, (h + note_px) / dpi), dpi=dpi)
+        ax = fig.add_axes((0, note_px / (h + note_px), 1,
+                           h / (h + note_px)))
+        ax.imshow(frame)
+        ax.set_axis_off()
+        varied = []
+        for name, values in self.grid.items():
+            if len(values) >= 2:
+                tex = label_tex(name)
+                varied.append(f"${tex}$" if tex else name)
+        fig.text(0.5, 0.5 * note_px / (h + note_px),
+                 "Explorable figure: in the web edition of the book, "
+                 "sliders vary " + ", ".join(varied) + ".",
+                 ha="center", va="center", fontsize=FONT_PX,
+                 style="italic")
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=dpi)
+        return buf.getvalue()
 
     def __repr__(self) -> str:
         names = ", ".join(f"{k} ({len(v)} values)"
@@ -180,7 +316,8 @@ def _choose_mode(mode: Mode) -> Literal["live", "static"]:
     return "live" if os.environ.get("JPY_SESSION_NAME") else "static"
 
 
-def _static(plot, grid, alt, render) -> StaticExplorable:
+def _static(plot, grid, alt, render, *, figsize=(6.0, 4.0), labels=None,
+            caption="") -> StaticExplorable:
     names = list(grid)
     frames, alts = [], []
     for combo in itertools.product(*grid.values()):
@@ -202,20 +339,40 @@ def _static(plot, grid, alt, render) -> StaticExplorable:
                 f"changing {name!r} never changes the figure; plot must "
                 f"use every parameter (a slider must do something)")
     uid = "explorable-" + hashlib.sha1(b"".join(frames)).hexdigest()[:12]
-    return StaticExplorable(grid, frames, alts, uid)
+    frames = [_compact_png(f) for f in frames]
+    height = round(DISPLAY_WIDTH * float(figsize[1]) / float(figsize[0]))
+    return StaticExplorable(grid, frames, alts, uid,
+                            size=(DISPLAY_WIDTH, height),
+                            labels=dict(labels or {}), caption=caption)
 
 
-def _live(plot, grid, render):
+def _live_description(name: str, labels: Mapping) -> str:
+    label = labels.get(name)
+    if label is not None:
+        return label
+    tex = label_tex(name)
+    return name if tex is None or tex == name else f"${tex}$"
+
+
+def _live(plot, grid, render, labels=None):
     import ipywidgets as widgets
     from IPython.display import Image, display
 
-    sliders = {
-        name: widgets.SelectionSlider(
+    labels = dict(labels or {})
+
+    def control(name, values):
+        kind = (widgets.Dropdown if all(isinstance(v, str) for v in values)
+                else widgets.SelectionSlider)
+        extra = {} if kind is widgets.Dropdown else {
+            "continuous_update": False}
+        return kind(
             options=[(_format_value(v), v) for v in values],
-            value=values[0], description=name, continuous_update=False,
+            value=values[0], description=_live_description(name, labels),
             style={"description_width": "initial"},
-            layout=widgets.Layout(width="420px"))
-        for name, values in grid.items() if len(values) > 1}
+            layout=widgets.Layout(width="420px"), **extra)
+
+    sliders = {name: control(name, values)
+               for name, values in grid.items() if len(values) > 1}
     fixed = {name: values[0] for name, values in grid.items()
              if len(values) == 1}
     out = widgets.Output()
@@ -231,7 +388,9 @@ def _live(plot, grid, render):
 
 def explorable(plot: Callable, params: Mapping[str, Sequence], *,
                nrows: int = 1, ncols: int = 1, figsize=(6.0, 4.0),
-               alt: str, dpi: int = 80, mode: Mode = "auto"):
+               alt: str, dpi: int = 80, mode: Mode = "auto",
+               labels: Mapping[str, str] | None = None,
+               caption: str | None = None):
     """Make ``plot(ax, **params)`` explorable over a grid of values.
 
     Args:
@@ -239,11 +398,20 @@ def explorable(plot: Callable, params: Mapping[str, Sequence], *,
             ``nrows * ncols > 1``) for one value of each parameter.
         params: parameter name -> list of values (at most 64
             combinations in total).
-        nrows, ncols, figsize, dpi: layout of the matplotlib figure.
+        nrows, ncols, figsize: layout of the matplotlib figure. Static
+            frames are drawn for the width of the text column at twice
+            its pixel density, whatever the width in inches.
+        dpi: resolution of the live figure (in Jupyter).
         alt: alternative text of the figure; may contain ``{name}``
             placeholders filled with the current parameter values.
         mode: ``"live"`` (ipywidgets), ``"static"`` (precomputed frames,
             self-contained HTML) or ``"auto"`` (live inside Jupyter).
+        labels: parameter name -> label shown next to its control:
+            ``"$...$"`` for mathematics, else plain text. By default a
+            Greek name is its letter (``beta`` -> β), a one-letter name
+            with a subscript is typeset (``x_t``), other names are words.
+        caption: what the figure shows (HTML; ``\\(...\\)`` for math);
+            by default, which controls change it.
 
     Returns:
         An ipywidgets ``VBox`` (live) or a :class:`StaticExplorable`
@@ -251,11 +419,53 @@ def explorable(plot: Callable, params: Mapping[str, Sequence], *,
     """
     grid = _validate(plot, params, alt)
     chosen = _choose_mode(mode)
-
-    def render(values):
-        return render_png(plot, values, nrows=nrows, ncols=ncols,
-                          figsize=figsize, dpi=dpi)
+    labels = _validate_labels(labels, grid)
 
     if chosen == "live":
-        return _live(plot, grid, render)
-    return _static(plot, grid, alt, render)
+        def render(values):
+            return render_png(plot, values, nrows=nrows, ncols=ncols,
+                              figsize=figsize, dpi=dpi)
+        return _live(plot, grid, render, labels)
+
+    column = _column_render(figsize)
+
+    def render_column(values):
+        return render_png(plot, values, nrows=nrows, ncols=ncols,
+                          figsize=figsize, **column)
+
+    if caption is None:
+        caption = _default_caption(grid, labels)
+    elif not isinstance(caption, str):
+        raise TypeError(f"caption must be a string; got "
+                        f"{type(caption).__name__}")
+    return _static(plot, grid, alt, render_column, figsize=figsize,
+                   labels=labels, caption=caption)
+
+
+def _validate_labels(labels, grid) -> dict:
+    if labels is None:
+        return {}
+    if not isinstance(labels, Mapping):
+        raise TypeError("labels must be a dict: parameter name -> label; "
+                        f"got {type(labels).__name__}")
+    unknown = sorted(set(labels) - set(grid))
+    if unknown:
+        raise ValueError(f"labels for unknown parameters {unknown}; the "
+                         f"parameters are {sorted(grid)}")
+    bad = [k for k, v in labels.items() if not isinstance(v, str)]
+    if bad:
+        raise TypeError(f"labels must be strings; not for {bad}")
+    return dict(labels)
+
+
+def _default_caption(grid, labels) -> str:
+    moving = [_label_html(name, labels.get(name))
+              for name, values in grid.items() if len(values) >= 2]
+    if not moving:
+        return ""
+    if len(moving) == 1:
+        which = moving[0]
+    else:
+        which = ", ".join(moving[:-1]) + " and " + moving[-1]
+    return (f"Explorable figure: choose {which} with the controls below "
+            "the figure; every setting was drawn in advance.")

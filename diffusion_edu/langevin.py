@@ -117,7 +117,8 @@ def annealed_langevin(score_fn: Callable[[np.ndarray, float], np.ndarray],
     n_steps_each updates x ← x + (α_i/2) s(x, σ_i) + √α_i z, i.e.
     :func:`langevin_sample` on p_{σ_i} with η_i = α_i / 2.
     With ``denoise`` a final Tweedie step x ← x + σ_L² s(x, σ_L)
-    (Song & Ermon 2020) removes the remaining noise of level σ_L.
+    removes the remaining noise of level σ_L (introduced by
+    Jolicoeur-Martineau et al. 2020, adopted by Song & Ermon 2020).
 
     Args:
         score_fn: callable score_fn(x, sigma) -> ∇ log p_σ(x), (N, D);

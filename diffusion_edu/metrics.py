@@ -6,6 +6,13 @@ positive distance, which fluctuates a lot from draw to draw (by about
 ±50 % with 2000–4000 points). :func:`compare_with_baseline` therefore
 reports the metric next to that data-vs-data baseline, both averaged
 over several reference draws.
+
+These distances judge samples, and through them the whole pipeline
+(network, sampler, prior); their noise hides small differences between
+two denoisers. To compare a network with the ideal denoiser of a toy
+data set, score both on the same draws in nats instead:
+:func:`diffusion_edu.elbo.paired_draws` and ``PairedDraws.excess``
+(chapter 6, eq. (eq-excess-nll)).
 """
 
 from __future__ import annotations

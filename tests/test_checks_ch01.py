@@ -166,3 +166,30 @@ def test_check_cases_are_deterministic():
     for ca, cb in zip(a, b, strict=True):
         for xa, xb in zip(ca.args, cb.args, strict=True):
             np.testing.assert_array_equal(xa, xb)
+
+
+def test_simulate_check_rejects_non_strict_tie_rule():
+    # "smallest j with u <= c_j": right except when u hits a cumulative
+    # sum exactly, where it can pick a state of probability 0.
+    def searchsorted_left(P, x0, u):
+        n_steps, C = u.shape
+        paths = np.zeros((n_steps + 1, C), dtype=int)
+        paths[0] = x0
+        for n in range(1, n_steps + 1):
+            for c in range(C):
+                cdf = np.cumsum(P[paths[n - 1, c]])
+                paths[n, c] = np.searchsorted(cdf, u[n - 1, c], side="left")
+        return paths
+
+    result = ch01.check_simulate_chain(searchsorted_left)
+    assert result.status == "failed"
+    assert result.mistake == "u <= c_j instead of u < c_j"
+    assert len(result.failed) == 1 and "ties" in result.failed[0]
+
+
+def test_simulate_tie_case_never_picks_a_state_of_probability_zero():
+    case = [c for c in ch01._simulate_cases() if "ties" in c.label][0]
+    P, x0, u = case.args
+    paths = mk.simulate_from_uniforms(P, x0, u)
+    for n in range(1, paths.shape[0]):
+        assert np.all(P[paths[n - 1], paths[n]] > 0)

@@ -184,3 +184,27 @@ def test_chain_check_names_one_jump_closed_form():
     result = ch02.check_forward_chain(wrong)
     assert result.mistake == "one jump from x_0 instead of the chain"
     assert "x_(t-1)" in result.report
+
+
+def test_cosine_check_accepts_alpha_bar_0_equal_to_f0():
+    # improved-diffusion style: alpha_bar_t = f(t/T) without dividing by
+    # f(0), with alpha_bar_0 = f(0); the ratios are the same, so correct.
+    def unnormalised(T, s=0.008, max_beta=0.999):
+        f = np.cos((np.arange(T + 1) / T + s) / (1 + s) * np.pi / 2) ** 2
+        beta = np.minimum(1 - f[1:] / f[:-1], max_beta)
+        return np.concatenate([[0.0], beta])
+
+    assert ch02.check_cosine_schedule(unnormalised).status == "passed"
+
+
+def test_cosine_check_names_mixed_normalisation():
+    def mixed(T, s=0.008, max_beta=0.999):
+        f = np.cos((np.arange(T + 1) / T + s) / (1 + s) * np.pi / 2) ** 2
+        f[0] = 1.0                      # alpha_bar_0 = 1, others not / f(0)
+        return np.concatenate([[0.0], np.minimum(1 - f[1:] / f[:-1],
+                                                 max_beta)])
+
+    result = ch02.check_cosine_schedule(mixed)
+    assert result.status == "failed"
+    assert result.mistake.startswith("alpha_bar_0 set to 1")
+    assert "every other alpha_bar_t" in result.report

@@ -241,3 +241,80 @@ def test_prior_kl_check_names_variance_term_counted_once():
     result = ch03.check_prior_kl(wrong)
     assert result.mistake == "variance term not multiplied by D"
     assert "appears D times" in result.report
+
+
+# Wrong answers written by learners, none of them copied from the check's
+# own list: each must be rejected and named.
+
+def test_alpha_bar_check_names_one_minus_cumsum():
+    result = ch03.check_alpha_bar(lambda beta: 1 - np.cumsum(beta))
+    assert result.mistake == "1 - (sum of beta_s)"
+
+
+def test_alpha_bar_check_names_one_minus_cumprod_of_beta():
+    def wrong(beta):
+        out, prod = [], 1.0
+        for b in beta:
+            prod *= b
+            out.append(1 - prod)
+        return np.array(out)
+
+    assert ch03.check_alpha_bar(wrong).mistake == "1 - (product of beta_s)"
+
+
+def test_q_sample_check_names_one_minus_sqrt_noise_coefficient():
+    def wrong(alpha_bar, x0, t, noise):
+        a = np.asarray(alpha_bar[t]).reshape(-1, 1)
+        return np.sqrt(a) * x0 + (1 - np.sqrt(a)) * noise
+
+    result = ch03.check_q_sample(wrong)
+    assert result.mistake == "1 - sqrt(alpha_bar_t) as the noise coefficient"
+
+
+def test_q_sample_check_names_alpha_bar_as_signal_scale():
+    def wrong(alpha_bar, x0, t, noise):
+        a = np.atleast_1d(alpha_bar[t])[:, None]
+        return a * x0 + np.sqrt(1 - a ** 2) * noise
+
+    result = ch03.check_q_sample(wrong)
+    assert result.mistake.startswith("alpha_bar_t as the signal coefficient")
+
+
+def test_mixture_check_names_ignored_weights():
+    def wrong(x, weights, means, variances, alpha_bar_t):
+        total = np.zeros(len(x))
+        for m, v in zip(means, variances, strict=True):
+            var = alpha_bar_t * v + 1 - alpha_bar_t
+            total += (np.exp(-(x - math.sqrt(alpha_bar_t) * m) ** 2
+                             / (2 * var)) / np.sqrt(2 * math.pi * var))
+        return total
+
+    assert ch03.check_noised_mixture_pdf(wrong).mistake == (
+        "mixture weights ignored")
+
+
+def test_mixture_check_names_normaliser_without_variance():
+    def wrong(x, weights, means, variances, alpha_bar_t):
+        var = alpha_bar_t * variances + 1 - alpha_bar_t
+        d = np.asarray(x)[:, None] - np.sqrt(alpha_bar_t) * means
+        return (np.exp(-d ** 2 / (2 * var)) / np.sqrt(2 * np.pi)) @ weights
+
+    result = ch03.check_noised_mixture_pdf(wrong)
+    assert result.mistake.startswith("normal density without the variance")
+
+
+def test_prior_kl_check_names_missing_minus_one():
+    def wrong(x0, alpha_bar_T):
+        v = 1 - alpha_bar_T
+        return np.sum(0.5 * (v + alpha_bar_T * x0 ** 2 - np.log(v)), axis=1)
+
+    assert ch03.check_prior_kl(wrong).mistake == "the -1 missing"
+
+
+def test_prior_kl_check_names_plus_log_v():
+    def wrong(x0, alpha_bar_T):
+        v = 1 - alpha_bar_T
+        mu2 = alpha_bar_T * x0 ** 2
+        return 0.5 * np.sum(v + mu2 - 1 + np.log(v), axis=1)
+
+    assert ch03.check_prior_kl(wrong).mistake == "+ log v instead of - log v"

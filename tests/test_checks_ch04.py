@@ -152,3 +152,43 @@ def test_check_cases_are_deterministic():
         for ca, cb in zip(make(), make(), strict=True):
             for xa, xb in zip(ca.args[1:], cb.args[1:], strict=True):
                 np.testing.assert_array_equal(xa, xb)
+
+
+def test_posterior_check_explains_nan_of_b_over_a_form_at_first_step():
+    # Step 4 of the derivation gives the mean as B / A, correct for t >= 2
+    # but 0 / 0 at t = 1; the check must say why instead of only "NaN".
+    def b_over_a(s, x0, xt, t):
+        a, ab_prev = s.alpha[t], s.alpha_bar[t - 1]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            A = a / s.beta[t] + 1 / (1 - ab_prev)
+            B = (np.sqrt(a) / s.beta[t] * xt
+                 + np.sqrt(ab_prev) / (1 - ab_prev) * x0)
+            return B / A, 1 / A
+
+    result = ch04.check_posterior_mean_var(b_over_a)
+    assert result.status == "failed"
+    assert len(result.failed) == 1 and "t = 1" in result.failed[0]
+    assert "1 - alpha_bar_0 = 0" in result.report
+
+
+def test_sqrt_beta_slip_differs_from_reference_at_first_step():
+    # The hint says the slip's coefficient is 1 at t = 1 where the right
+    # one is sqrt(beta_1): a factor 100 for linear(1000).
+    s = sch.linear(1000)
+    xt, eps = np.zeros((1, 1)), np.ones((1, 1))
+    right = ch04._mean_eps_reference(s, xt, 1, eps)
+    slip = ch04._mean_eps_sqrt_beta(s, xt, 1, eps)
+    np.testing.assert_allclose(slip / right, 1 / np.sqrt(s.beta[1]),
+                               rtol=1e-12)
+
+
+@pytest.mark.parametrize("check, answers", CHECKS, ids=IDS)
+def test_hints_cite_printed_equation_numbers_not_labels(check, answers):
+    for mistake in listed_mistakes(check):
+        assert "eq-" not in mistake.hint, mistake.name
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("broken")
+
+    result = check(broken)
+    assert result.status == "failed" and "eq-" not in result.report

@@ -78,14 +78,48 @@ def test_network_rejects_bad_architecture():
 # --------------------------------------------------------------- training
 
 def test_loss_decreases_on_1d_mixture_within_300_steps():
+    plain = dn.MLPDenoiser(1, seed=0)                 # no preconditioning
     _, losses = dn.train_denoiser(toy_data.GaussianMixture1D(), S,
                                   steps=300, batch_size=256, seed=0,
-                                  progress=False)
+                                  progress=False, model=plain)
     assert losses.shape == (300,) and losses.dtype == np.float64
     first, last = losses[:20].mean(), losses[-50:].mean()
     # Predicting ε̂ = 0 costs E ε² = 1; the trained network far less.
     assert first > 0.8
     assert last < 0.5 * first
+    # Preconditioned (the default), the network starts from the best
+    # Gaussian guess (see the next test), already far below 1.
+    _, losses = dn.train_denoiser(toy_data.GaussianMixture1D(), S,
+                                  steps=300, batch_size=256, seed=0,
+                                  progress=False)
+    assert losses[:20].mean() < 0.6
+
+
+def test_preconditioning_matches_its_formula_and_gaussian_optimum():
+    # With F = 0 the preconditioned network is c_skip(t) x_t, which is
+    # E[ε | x_t] for data N(0, σ_d² I): compare with the exact ε* of a
+    # one-component "mixture", and the full output with the formula.
+    sd = 0.7
+    model = dn.MLPDenoiser(1, seed=2, data_std=sd)
+    with pytest.raises(ValueError, match="needs its schedule"):
+        model(torch.zeros(3, 1), torch.tensor([5]))
+    model.schedule = S
+    x = torch.linspace(-3, 3, 7, dtype=torch.float64)[:, None]
+    t = torch.tensor([1, 10, 100, 300, 600, 900, 1000])
+    ab = torch.from_numpy(np.array(S.alpha_bar))[t][:, None]
+    var = ab * sd ** 2 + 1 - ab
+    with torch.no_grad():
+        full = model(x, t).double()
+        f = model._mlp((x / var.sqrt()).float(), t).double()
+        expected = ((1 - ab).sqrt() / var * x
+                    + sd * ab.sqrt() / var.sqrt() * f)
+        np.testing.assert_allclose(full, expected, rtol=1e-5, atol=1e-6)
+        model.out.weight.zero_()
+        model.out.bias.zero_()
+        gauss = toy_data.GaussianMixture1D([1.0], [0.0], [sd ** 2])
+        np.testing.assert_allclose(
+            model(x, t).double().numpy(),
+            gauss.eps(x.numpy(), S, t.numpy()), rtol=1e-5, atol=1e-7)
 
 
 def test_same_seed_gives_same_losses_and_samples():
@@ -138,7 +172,7 @@ def test_huge_data_warns_then_raises_and_suggests_standardising():
             pytest.raises(dn.TrainingDivergedError,
                           match="standardise the data"):
         dn.train_denoiser(data, S, steps=20, batch_size=16,
-                          progress=False)
+                          progress=False, model=dn.MLPDenoiser(1))
 
 
 @pytest.mark.parametrize("kwargs, error, match", [
@@ -339,3 +373,60 @@ def test_loss_per_timestep_default_grid_covers_1_to_T():
     assert r.t[0] == 1 and r.t[-1] == 100
     assert np.all(np.diff(r.t) > 0) and r.t.shape[0] >= 30
     assert np.all(np.isnan(r.gap))
+
+
+def test_loss_history_estimates_simple_loss_whatever_p_of_t():
+    # With a learning rate too small to move the weights, both runs
+    # score the same network: the reweighted history of t ~ p(t) ∝ w_t
+    # and the plain history of t ~ U{1..T} estimate the same L_simple.
+    data = toy_data.SwissRoll2D()
+    runs = {how: dn.train_denoiser(data, S, steps=200, batch_size=256,
+                                   lr=1e-12, seed=4, progress=False,
+                                   t_sampling=how).losses
+            for how in ("elbo", "uniform")}
+    means = {k: v.mean() for k, v in runs.items()}
+    ses = {k: v.std(ddof=1) / math.sqrt(v.size) for k, v in runs.items()}
+    assert abs(means["elbo"] - means["uniform"]) < 4 * math.hypot(
+        ses["elbo"], ses["uniform"])
+    with pytest.raises(ValueError, match="t_sampling must be"):
+        dn.train_denoiser(data, S, steps=2, t_sampling="log")
+
+
+def test_callback_sees_the_model_every_k_steps_and_at_the_end():
+    seen = []
+
+    def record(step, model):
+        with torch.no_grad():
+            seen.append((step, model.out.bias.clone()))
+
+    result = dn.train_denoiser(toy_data.GaussianMixture1D(), S, steps=25,
+                               batch_size=16, seed=1, progress=False,
+                               callback=record, callback_every=10)
+    assert [step for step, _ in seen] == [10, 20, 25]
+    # the last call saw the final weights; earlier calls other weights
+    torch.testing.assert_close(seen[-1][1], result.model.out.bias)
+    assert not torch.equal(seen[0][1], seen[-1][1])
+    with pytest.raises(TypeError, match="callback must be"):
+        dn.train_denoiser(toy_data.GaussianMixture1D(), S, steps=2,
+                          callback="print")
+    with pytest.raises(ValueError, match="callback_every"):
+        dn.train_denoiser(toy_data.GaussianMixture1D(), S, steps=2,
+                          callback_every=0)
+
+
+def test_ema_returns_the_moving_average_of_the_weights():
+    # With γ close to 1 the average barely leaves the initial weights.
+    data = toy_data.GaussianMixture1D()
+    init = dn.MLPDenoiser(1, seed=5, data_std=1.0)
+    start = init.out.bias.detach().clone()
+    plain = dn.train_denoiser(data, S, steps=30, batch_size=16, seed=5,
+                              progress=False,
+                              model=dn.MLPDenoiser(1, seed=5,
+                                                   data_std=1.0)).model
+    slow = dn.train_denoiser(data, S, steps=30, batch_size=16, seed=5,
+                             progress=False, model=init,
+                             ema=1 - 1e-9).model
+    torch.testing.assert_close(slow.out.bias, start, atol=1e-6, rtol=0)
+    assert not torch.allclose(plain.out.bias, start, atol=1e-3)
+    with pytest.raises(ValueError, match="ema must be"):
+        dn.train_denoiser(data, S, steps=2, ema=1.0)

@@ -258,3 +258,238 @@ def _zero_model(x, t):
 def test_bad_input_is_rejected_with_a_clear_message(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+# ------------------------------------- excess over the ideal denoiser, KL
+
+def _offset(ideal, delta):
+    """A damaged denoiser: the ideal prediction plus a fixed vector."""
+    def eps_model(x, t):
+        return ideal(x, t) + delta
+    return eps_model
+
+
+@pytest.mark.parametrize("var_type", ["fixed_small", "fixed_large"])
+def test_elbo_weights_turn_kl_and_decoder_into_eps_errors(var_type):
+    # L_{t-1}(ε̂) − L_{t-1}(ε) = w_t ||ε − ε̂||², from the Gaussian KL and
+    # the decoder's log-density written out independently.
+    s = S.cosine(20)
+    w = E.elbo_weights(s, var_type)
+    sig2 = G.reverse_variance(s, var_type)
+    rng = np.random.default_rng(3)
+    x0, eps, eps_hat = rng.standard_normal((3, 50, 2))
+    for t in range(1, s.T + 1):
+        xt = G.q_sample(s, x0, t, eps)
+        mu_hat = G.posterior_mean_from_eps(s, xt, t, eps_hat)
+        err = np.sum((eps - eps_hat) ** 2, axis=1)
+        if t == 1:
+            extra = np.sum((x0 - mu_hat) ** 2, axis=1) / (2 * s.beta[1])
+        else:
+            mu, bt = G.posterior_mean_var(s, x0, xt, t)
+            extra = np.sum(E.gaussian_kl(mu, bt, mu_hat, sig2[t])
+                           - E.gaussian_kl(mu, bt, mu, sig2[t]), axis=1)
+        np.testing.assert_allclose(extra, w[t] * err, rtol=1e-9)
+    assert w[0] == 0.0
+    assert E.elbo_weights(s, var_type, decoder_var=2 * s.beta[1])[1] == (
+        pytest.approx(w[1] / 2, rel=1e-14))
+
+
+@pytest.mark.parametrize("var_type", ["fixed_small", "fixed_large"])
+@pytest.mark.parametrize("n_t", [None, 3])
+def test_ideal_denoiser_scores_zero_excess_exactly(var_type, n_t):
+    s = S.linear(60)
+    for data in [TD.GaussianMixture1D(), TD.SwissRoll2D()]:
+        ideal = data.eps_model(s)
+        x0 = data.sample(40, np.random.default_rng(4))
+        draws = E.paired_draws(s, ideal, x0, 5, var_type, n_t=n_t)
+        for estimator in ["distance", "difference"]:
+            r = draws.excess(ideal, estimator)
+            assert r.mean == 0.0 and r.se == 0.0
+            assert np.all(r.per_t == 0.0) and np.all(r.per_example == 0)
+
+
+@pytest.mark.parametrize("var_type", ["fixed_small", "fixed_large"])
+def test_damaged_denoiser_excess_is_the_weighted_eps_error(var_type):
+    # ε̂ = ε* + δ: ΔL = Σ_t w_t ||δ||² exactly (distance form, every t)
+    # and within 4 SE for the difference of the two bounds.
+    s = S.linear(200)
+    mix = TD.GaussianMixture1D()
+    ideal = mix.eps_model(s)
+    delta = np.array([0.07])
+    exact = E.elbo_weights(s, var_type)[1:].sum() * 0.07 ** 2
+    x0 = mix.sample(3000, np.random.default_rng(6))
+    draws = E.paired_draws(s, ideal, x0, 7, var_type)
+    r = draws.excess(_offset(ideal, delta))
+    assert r.mean == pytest.approx(exact, rel=1e-12)
+    np.testing.assert_allclose(
+        r.per_t[1:], E.elbo_weights(s, var_type)[1:] * 0.07 ** 2,
+        rtol=1e-12)
+    diff = draws.excess(_offset(ideal, delta), "difference")
+    assert 0 < diff.se < exact / 3
+    assert abs(diff.mean - exact) < 4 * diff.se
+    assert diff.per_t.sum() == pytest.approx(diff.mean, rel=1e-12)
+
+
+def test_difference_estimator_is_the_difference_of_elbos():
+    s = S.cosine(30)
+    roll = TD.SwissRoll2D()
+    ideal = roll.eps_model(s)
+    x0 = roll.sample(25, np.random.default_rng(8))
+    worse = _offset(ideal, np.array([0.05, -0.1]))
+    for var_type in ["fixed_small", "fixed_large"]:
+        draws = E.paired_draws(s, ideal, x0, 9, var_type)
+        r = draws.excess(worse, "difference")
+        by_elbo = (E.elbo(s, ideal, x0, 9, var_type)
+                   - E.elbo(s, worse, x0, 9, var_type))
+        np.testing.assert_allclose(r.per_example, by_elbo, rtol=1e-9,
+                                   atol=1e-9)
+        np.testing.assert_allclose(draws.neg_elbo(worse),
+                                   -E.elbo(s, worse, x0, 9, var_type),
+                                   rtol=1e-10)
+
+
+def test_importance_sampled_t_is_unbiased():
+    # A damage that grows with t, so that p(t) ∝ w_t is not the optimal
+    # proposal: the estimate must still match Σ_t w_t ||δ_t||².
+    s = S.linear(100)
+    mix = TD.GaussianMixture1D()
+    ideal = mix.eps_model(s)
+
+    def worse(x, t):
+        return ideal(x, t) + 0.2 * np.sqrt(t / s.T)[:, None]
+
+    w = E.elbo_weights(s)
+    exact = float(np.sum(w[1:] * 0.04 * np.arange(1, s.T + 1) / s.T))
+    x0 = mix.sample(4000, np.random.default_rng(10))
+    r = E.excess_nll(s, worse, ideal, x0, 11, n_t=2)
+    assert 0 < r.se < exact / 10
+    assert abs(r.mean - exact) < 4 * r.se
+    assert r.per_t.sum() == pytest.approx(r.mean, rel=1e-12)
+    # the big step weights of small t are the most visited
+    draws = E.paired_draws(s, ideal, x0, 11, n_t=2)
+    assert np.mean(draws.t <= 10) > 0.3
+
+
+def test_kl_bound_of_ideal_matches_exact_gap_for_gaussian_data(gauss):
+    # Gaussian data: the ideal model's E[−ELBO] − H is known in closed
+    # form (exact_expected_gap); the estimate must match it.
+    s = S.linear(100)
+    ideal = gauss.eps_model(s)
+    x0 = gauss.sample(4000, np.random.default_rng(12))
+    for var_type in ["fixed_small", "fixed_large"]:
+        b = E.kl_upper_bound(s, ideal, gauss.log_pdf, x0, 13, var_type)
+        exact = exact_expected_gap(s, M_DATA, V_DATA, var_type)
+        assert abs(b.mean - exact) < 4 * b.se, (var_type, b, exact)
+
+
+@pytest.mark.parametrize("var_type", ["fixed_small", "fixed_large"])
+def test_kl_bound_is_nonnegative_and_paired_with_excess(var_type):
+    s = S.linear(1000)
+    mix = TD.GaussianMixture1D()
+    ideal = mix.eps_model(s)
+    x0 = mix.sample(1500, np.random.default_rng(14))
+    draws = E.paired_draws(s, ideal, x0, 15, var_type,
+                           log_pdf=mix.log_pdf)
+    bound = draws.kl_bound(ideal)
+    assert bound.mean > -3 * bound.se
+    worse = _offset(ideal, np.array([0.02]))
+    gain = draws.kl_bound(worse).mean - bound.mean
+    assert gain == pytest.approx(draws.excess(worse, "difference").mean,
+                                 rel=1e-9)
+
+
+@pytest.mark.parametrize("var_type", ["fixed_small", "fixed_large"])
+def test_kl_bound_of_swiss_roll_is_nonnegative(var_type):
+    s = S.linear(1000)
+    roll = TD.SwissRoll2D()
+    x0 = roll.sample(300, np.random.default_rng(16))
+    b = E.kl_upper_bound(s, roll.eps_model(s), roll.log_pdf, x0, 17,
+                         var_type)
+    assert b.mean > -3 * b.se and b.se < 0.2
+
+
+@pytest.mark.parametrize("call, exc, match", [
+    (lambda d, m: d.excess(m, "mse"), ValueError, "estimator"),
+    (lambda d, m: d.excess(3.0), TypeError, "callable"),
+    (lambda d, m: E.paired_draws(S.linear(10), None, np.zeros((4, 1)),
+                                 0).excess(m), ValueError, "ideal"),
+    (lambda d, m: d.kl_bound(m), ValueError, "log_pdf"),
+    (lambda d, m: E.paired_draws(S.linear(10), m, np.zeros((4, 1)), 0,
+                                 n_t=0), ValueError, "n_t"),
+    (lambda d, m: E.paired_draws(S.linear(10), m, np.zeros((1, 1)), 0),
+     ValueError, "at least 2"),
+    (lambda d, m: E.paired_draws(S.linear(10), m, np.zeros((4, 1)), 0,
+                                 log_pdf=lambda x: x), ValueError,
+     "shape"),
+])
+def test_excess_rejects_bad_input(call, exc, match):
+    s = S.linear(10)
+    mix = TD.GaussianMixture1D()
+    draws = E.paired_draws(s, mix.eps_model(s), mix.sample(4, 0), 0)
+    with pytest.raises(exc, match=match):
+        call(draws, mix.eps_model(s))
+
+
+def test_reweighted_draws_equal_fresh_draws_for_the_other_variance():
+    s = S.linear(80)
+    mix = TD.GaussianMixture1D()
+    ideal = mix.eps_model(s)
+    worse = _offset(ideal, np.array([0.03]))
+    x0 = mix.sample(200, np.random.default_rng(18))
+    for n_t in [None, 4]:
+        small = E.paired_draws(s, ideal, x0, 19, "fixed_small", n_t=n_t,
+                               log_pdf=mix.log_pdf)
+        large = E.paired_draws(s, ideal, x0, 19, "fixed_large", n_t=n_t,
+                               log_pdf=mix.log_pdf)
+        moved = small.reweighted("fixed_large")
+        assert moved.var_type == "fixed_large"
+        if n_t is None:     # same t and ε: identical numbers
+            np.testing.assert_allclose(moved.neg_elbo(worse),
+                                       large.neg_elbo(worse), rtol=1e-12)
+        np.testing.assert_allclose(
+            moved.excess(worse).per_t[1:],
+            small.excess(worse).per_t[1:]
+            * (E.elbo_weights(s, "fixed_large")
+               / np.where(E.elbo_weights(s) > 0, E.elbo_weights(s), 1)
+               )[1:], rtol=1e-10)
+
+
+def test_predictions_can_be_passed_instead_of_the_model():
+    s = S.linear(40)
+    mix = TD.GaussianMixture1D()
+    ideal = mix.eps_model(s)
+    worse = _offset(ideal, np.array([0.05]))
+    draws = E.paired_draws(s, ideal, mix.sample(30, 1), 2,
+                           log_pdf=mix.log_pdf)
+    pred = draws.predict(worse)
+    assert pred.shape == draws.xt.shape
+    assert draws.excess(pred).mean == draws.excess(worse).mean
+    np.testing.assert_array_equal(draws.neg_elbo(pred),
+                                  draws.neg_elbo(worse))
+    assert draws.kl_bound(pred) == draws.kl_bound(worse)
+    with pytest.raises(ValueError, match="shape of the draws"):
+        draws.excess(pred[:-1])
+
+
+def test_excess_by_band_sums_the_steps_with_per_example_errors():
+    s = S.linear(50)
+    mix = TD.GaussianMixture1D()
+    ideal = mix.eps_model(s)
+
+    def worse(x, t):
+        return ideal(x, t) + 0.1 * x              # error varies with x_0
+
+    draws = E.paired_draws(s, ideal, mix.sample(400, 3), 4)
+    r = draws.excess(worse)
+    bands = [(1, 1), (2, 10), (11, 50)]
+    got = draws.excess_by_band(worse, bands)
+    for (a, b), est in zip(bands, got, strict=True):
+        assert est.mean == pytest.approx(r.per_t[a:b + 1].sum(),
+                                         rel=1e-12)
+    whole = draws.excess_by_band(worse, [(1, 50)])[0]
+    assert whole.mean == pytest.approx(r.mean, rel=1e-12)
+    assert whole.se == pytest.approx(r.se, rel=1e-12)
+    with pytest.raises(ValueError, match="a <= b"):
+        draws.excess_by_band(worse, [(5, 2)])
+    with pytest.raises(ValueError, match="band edge"):
+        draws.excess_by_band(worse, [(0, 2)])

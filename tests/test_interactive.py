@@ -134,3 +134,95 @@ def test_single_parameter_figure_works_in_both_modes():
     with pytest.raises(ValueError, match="never changes the figure"):
         explorable(lambda ax, slope: _line(ax, 1.0, 0),
                    {"slope": [1.0, 2.0]}, alt="x", mode="static")
+
+
+def _png_size(data: bytes) -> tuple[int, int]:
+    import struct
+
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    return struct.unpack(">II", data[16:24])
+
+
+@pytest.mark.parametrize("figsize", [(4.0, 3.0), (6.0, 4.0), (12.0, 3.8)])
+def test_static_frames_fill_the_column_at_twice_its_density(figsize):
+    from diffusion_edu.interactive import DENSITY, DISPLAY_WIDTH
+
+    fig = explorable(_line, {"slope": [1.0, 2.0], "offset": [0]},
+                     alt="x", figsize=figsize, mode="static")
+    width, height = _png_size(fig.frames[0])
+    # one display width for every figure, drawn at DENSITY pixels per
+    # css px (matplotlib may round by a pixel)
+    assert abs(width - DENSITY * DISPLAY_WIDTH) <= 2
+    assert abs(height / width - figsize[1] / figsize[0]) < 0.01
+    html = fig._repr_html_()
+    assert f'width="{DISPLAY_WIDTH}"' in html
+    assert f"max-width:{DISPLAY_WIDTH}px" in html
+
+
+def test_text_has_the_same_displayed_size_whatever_the_figsize():
+    from diffusion_edu.interactive import _column_render
+
+    narrow, wide = _column_render((4.0, 3.0)), _column_render((12.0, 3.0))
+    # a point of text covers dpi / 72 image pixels; displayed at the same
+    # width, the default font then has the same height in image pixels
+    assert narrow["font_size"] * narrow["dpi"] == pytest.approx(
+        wide["font_size"] * wide["dpi"])
+    assert wide["font_size"] > narrow["font_size"]
+    with pytest.raises(ValueError, match="figsize"):
+        _column_render((0.0, 3.0))
+
+
+@pytest.mark.parametrize("name, tex", [
+    ("beta", r"\beta"), ("eta", r"\eta"), ("t", "t"), ("T", "T"),
+    ("x_t", "x_{t}"), ("alpha_bar", r"\bar{\alpha}"),
+    ("schedule", None), ("points", None)])
+def test_parameter_labels_are_typeset(name, tex):
+    from diffusion_edu.interactive import label_tex
+
+    assert label_tex(name) == tex
+
+
+def test_static_controls_label_in_math_and_menus_for_named_choices():
+    def curve(ax, beta, schedule):
+        _line(ax, beta if schedule == "linear" else -beta, 0)
+
+    fig = explorable(curve, {"beta": [0.1, 0.5],
+                             "schedule": ["linear", "cosine"]},
+                     alt="x", mode="static")
+    html = fig._repr_html_()
+    assert r"\(\beta\)" in html and "beta =" not in html
+    assert html.count('type="range"') == 1
+    assert html.count("<select") == 1
+    assert '<option value="1">cosine</option>' in html
+    assert "<figcaption" in html and "schedule" in html
+    assert "<datalist" in html  # tick marks under the slider
+
+
+def test_explicit_labels_and_caption():
+    fig = explorable(_line, PARAMS, alt="x", mode="static",
+                     labels={"slope": "$a$", "offset": "offset b"},
+                     caption="A line y = a x + b.")
+    html = fig._repr_html_()
+    assert r"\(a\)" in html and "offset b =" in html
+    assert "A line y = a x + b.</figcaption>" in html
+    with pytest.raises(ValueError, match="unknown parameters"):
+        explorable(_line, PARAMS, alt="x", mode="static",
+                   labels={"slant": "$s$"})
+    with pytest.raises(TypeError, match="caption"):
+        explorable(_line, PARAMS, alt="x", mode="static", caption=3)
+
+
+def test_live_mode_uses_math_labels_and_menus():
+    import ipywidgets as widgets
+
+    def curve(ax, beta, schedule):
+        _line(ax, beta if schedule == "linear" else -beta, 0)
+
+    box = explorable(curve, {"beta": [0.1, 0.5],
+                             "schedule": ["linear", "cosine"]},
+                     alt="x", mode="live")
+    slider, menu = box.children[:2]
+    assert isinstance(slider, widgets.SelectionSlider)
+    assert slider.description == r"$\beta$"
+    assert isinstance(menu, widgets.Dropdown)
+    assert menu.description == "schedule"

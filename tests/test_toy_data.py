@@ -342,3 +342,23 @@ def test_swiss_roll_posterior_mean_lies_on_the_roll_at_small_t(roll, lin):
 def test_bad_input_is_rejected_with_a_clear_message(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+def test_swiss_roll_moments_match_its_docstring():
+    """Mean (0.286, 0.030) and variances 0.895 + σ_d², 0.986 + σ_d² of the
+    roll, by quadrature over θ ~ U(1.5π, 4.5π)."""
+    roll = TD.SwissRoll2D()
+    theta = np.linspace(1.5 * np.pi, 4.5 * np.pi, 200_001)
+    mu = np.stack([theta * np.cos(theta), theta * np.sin(theta)], 1) / 7.0
+    w = np.full(theta.size, 1.0)
+    w[0] = w[-1] = 0.5  # trapezoid rule
+    w /= w.sum()
+    mean = w @ mu
+    var = w @ (mu - mean) ** 2 + roll.noise_std ** 2
+    np.testing.assert_allclose(mean, [0.286, 0.030], atol=5e-4)
+    np.testing.assert_allclose(var - roll.noise_std ** 2, [0.895, 0.986],
+                               atol=5e-4)
+    x = roll.sample(200_000, np.random.default_rng(0))
+    # Monte Carlo agrees within a few standard errors
+    np.testing.assert_allclose(x.mean(0), mean, atol=5 * np.sqrt(1 / 2e5))
+    np.testing.assert_allclose(x.var(0), var, atol=0.015)

@@ -16,7 +16,9 @@ results normally fetches each result page to show a summary, which a
 browser refuses for ``file://`` pages, so the offline copy lists results
 without summaries. The copy leaves out what a reader does not need
 (``.buildinfo``, ``objects.inv``) and stores files in a fixed order with
-fixed timestamps, so the same site gives the same zip.
+fixed timestamps, so the same site gives the same zip. A zip at the top
+of the site (the published offline copy, linked from every page's
+download menu) is left out.
 """
 
 from __future__ import annotations
@@ -58,6 +60,12 @@ def _offline_version(relpath: str, data: bytes) -> bytes:
     return text.encode("utf-8")
 
 
+def _published_zip(site: Path, path: Path) -> bool:
+    """The offline copy itself, published at the top of the site: the
+    zip does not contain itself."""
+    return path.parent == site and path.suffix == ".zip"
+
+
 def _title(site: Path) -> str:
 
     match = re.search(r"<title>(.*?)</title>",
@@ -79,7 +87,8 @@ def make_offline_zip(site: Path = DEFAULT_SITE,
         raise ValueError(f"the zip must be written outside {site}")
     output.parent.mkdir(parents=True, exist_ok=True)
     files = sorted(p for p in site.rglob("*")
-                   if p.is_file() and p.name not in SKIP)
+                   if p.is_file() and p.name not in SKIP
+                   and not _published_zip(site, p))
     tmp = output.with_name(output.name + ".part")
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED,
                          compresslevel=9) as zf:

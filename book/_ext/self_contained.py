@@ -39,8 +39,8 @@ WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 THEBE_LISTENERS = {"init_thebe_core", "update_thebe_context"}
 FONTAWESOME_JS = re.compile(
-    r'[ \t]*<script defer src="[^"]*_static/scripts/fontawesome\.js'
-    r'[^"]*"></script>\n?')
+    r'[ \t]*<script (?:defer(?:="defer")? )?src="[^"]*'
+    r'_static/scripts/fontawesome\.js[^"]*"></script>\n?')
 
 
 def _configure(app, config) -> None:

@@ -7,6 +7,10 @@ raises :class:`CheckFailed` on a wrong answer. The mechanism is in
 ``_core``; each chapter's checks live in their own module ``chNN`` and are
 re-exported here, so ``from diffusion_edu.checks import check_...`` works
 for every chapter.
+
+Answers may return NumPy arrays, numbers, torch tensors or lists/tuples
+of numbers, in float64 or float32: the tolerance follows the precision
+of what is returned (see ``_core``).
 """
 
 import importlib
@@ -16,13 +20,16 @@ from ._core import (
     Case,
     CheckFailed,
     CheckResult,
+    CheckSpec,
     Mistake,
+    as_array,
     listed_mistakes,
     run_check,
+    spec_of,
 )
 
-__all__ = ["Case", "CheckFailed", "CheckResult", "Mistake", "listed_mistakes",
-           "run_check"]
+__all__ = ["Case", "CheckFailed", "CheckResult", "CheckSpec", "Mistake",
+           "as_array", "listed_mistakes", "run_check", "spec_of"]
 
 for _info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
     if _info.name.startswith("ch") and _info.name[2:].isdigit():

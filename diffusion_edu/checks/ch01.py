@@ -193,6 +193,12 @@ def _simulate_cases() -> list[Case]:
              (_ONE_STATE, np.array([0, 0]), rng.random((5, 2)))),
         Case("0 steps (the path is x0 alone)",
              (_WEATHER, np.array([1, 2, 0]), np.empty((0, 3)))),
+        # u exactly on a cumulative sum: the rule u < c_j is strict, so
+        # u = 0 from state 0 must not pick state 0 (probability 0).
+        Case("ties: u = 0, 0.3 or 0.5, exactly on a cumulative sum",
+             (sparse, np.array([0, 0, 2, 2]),
+              np.array([[0.0, 0.5, 0.0, 0.3],
+                        [0.5, 0.3, 0.0, 0.5]]))),
     ]
 
 
@@ -208,6 +214,17 @@ def _simulate_not_cumulative(P, x0, u):
     paths = [np.asarray(x0)]
     for n in range(u.shape[0]):
         paths.append(np.argmax(P[paths[-1]] > u[n][:, None], axis=1))
+    return np.array(paths)
+
+
+def _simulate_non_strict(P, x0, u):
+    # smallest j with u <= c_j: wrong only when u hits a cumulative sum
+    cdf = np.cumsum(P, axis=1)
+    paths = [np.asarray(x0)]
+    for n in range(u.shape[0]):
+        rows = cdf[paths[-1]]
+        paths.append(np.minimum(np.sum(rows < u[n][:, None], axis=1),
+                                P.shape[0] - 1))
     return np.array(paths)
 
 
@@ -230,6 +247,12 @@ def check_simulate_chain(answer, strict: bool = False) -> CheckResult:
                     "`np.cumsum(P[i])`, not with the probabilities P[i] "
                     "themselves: X_n is the first j with u < P[i, 0] + "
                     "... + P[i, j]."),
+            Mistake("u <= c_j instead of u < c_j", _simulate_non_strict,
+                    "the rule is strict: X_n is the smallest j with "
+                    "u < c_j. With u exactly on a cumulative sum, u <= c_j "
+                    "picks the state before, which can have probability 0 "
+                    "(np.searchsorted(c, u, side='right') gives the strict "
+                    "rule)."),
         ],
         hint="for step n use u[n - 1]: X_n is the smallest j with "
              "u[n - 1] < P[i, 0] + ... + P[i, j], where i = X_(n-1).")

@@ -297,9 +297,12 @@ def check_cosine_schedule(answer, strict: bool = False) -> CheckResult:
                     "offset s enters twice."),
             Mistake("cos instead of cos squared", _cosine_not_squared,
                     "f(u) is the *square* of the cosine."),
-            Mistake("alpha_bar not divided by f(0)", _cosine_not_normalised,
-                    "alpha_bar_t = f(t / T) / f(0), so that alpha_bar_0 = 1;"
-                    " without the division beta_1 is wrong."),
+            Mistake("alpha_bar_0 set to 1 but the other alpha_bar_t not "
+                    "divided by f(0)", _cosine_not_normalised,
+                    "alpha_bar_0 must be f(0) / f(0) = 1 *and* every other "
+                    "alpha_bar_t must be divided by the same f(0); mixing "
+                    "normalised and unnormalised values makes beta_1 "
+                    "wrong."),
         ],
         hint="u = t / T for t = 0..T; alpha_bar = f(u) / f(0) with "
              "f(u) = cos((u + s) / (1 + s) * pi / 2) ** 2; beta[t] = "

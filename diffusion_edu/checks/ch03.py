@@ -73,6 +73,14 @@ def _alpha_bar_sqrt(beta):
     return np.cumprod(np.sqrt(1.0 - beta))
 
 
+def _alpha_bar_one_minus_cumsum(beta):
+    return 1.0 - np.cumsum(beta)
+
+
+def _alpha_bar_one_minus_cumprod_beta(beta):
+    return 1.0 - np.cumprod(beta)
+
+
 def check_alpha_bar(answer, strict: bool = False) -> CheckResult:
     """Check ``answer(beta)`` = the t-indexed alpha_bar_t = prod_(s<=t)
     (1 - beta_s) (exercise ex-03-alpha-bar)."""
@@ -104,9 +112,21 @@ def check_alpha_bar(answer, strict: bool = False) -> CheckResult:
                     "alpha_bar_t is the product of the alpha_s themselves; "
                     "its square root sqrt(alpha_bar_t) is the coefficient "
                     "of x_0, not alpha_bar_t."),
+            Mistake("1 - (sum of beta_s)", _alpha_bar_one_minus_cumsum,
+                    "1 - sum_s beta_s keeps only the first-order terms of "
+                    "prod_s (1 - beta_s) (and turns negative once the "
+                    "betas add up to more than 1). Multiply the factors "
+                    "1 - beta_s, do not add the beta_s."),
+            Mistake("1 - (product of beta_s)",
+                    _alpha_bar_one_minus_cumprod_beta,
+                    "the product of the 1 - beta_s is not 1 minus the "
+                    "product of the beta_s: take 1 - beta first, then the "
+                    "cumulative product."),
         ],
-        hint="alpha = 1 - beta (with beta[0] = 0, so alpha[0] = 1), then "
-             "alpha_bar[t] = alpha[0] * alpha[1] * ... * alpha[t].")
+        hint="check by hand on the example beta = [0, 0.1, 0.2, 0.3, 0.4]: "
+             "the answer must be [1, 0.9, 0.72, 0.504, 0.3024], of the same "
+             "length as beta, with entry t the product of the first t "
+             "factors 1 - beta_s.")
 
 
 # ---------------------------------------------------------------------------
@@ -183,6 +203,16 @@ def _q_sample_previous(alpha_bar, x0, t, noise):
                           lambda ab: np.sqrt(1 - ab), shift=1)
 
 
+def _q_sample_one_minus_sqrt(alpha_bar, x0, t, noise):
+    return _q_sample_with(alpha_bar, x0, t, noise, np.sqrt,
+                          lambda ab: 1 - np.sqrt(ab))
+
+
+def _q_sample_alpha_bar_signal(alpha_bar, x0, t, noise):
+    return _q_sample_with(alpha_bar, x0, t, noise, lambda ab: ab,
+                          lambda ab: np.sqrt(1 - ab ** 2))
+
+
 def check_q_sample(answer, strict: bool = False) -> CheckResult:
     """Check ``answer(alpha_bar, x0, t, noise)`` = sqrt(alpha_bar_t) x0 +
     sqrt(1 - alpha_bar_t) noise (exercise ex-03-q-sample)."""
@@ -216,10 +246,25 @@ def check_q_sample(answer, strict: bool = False) -> CheckResult:
                     _q_sample_previous,
                     "alpha_bar is indexed by the book's t: alpha_bar[t] is "
                     "alpha_bar_t (alpha_bar[0] = 1 belongs to x_0)."),
+            Mistake("1 - sqrt(alpha_bar_t) as the noise coefficient",
+                    _q_sample_one_minus_sqrt,
+                    "the noise coefficient is the square root of the "
+                    "noise variance 1 - alpha_bar_t, i.e. "
+                    "sqrt(1 - alpha_bar_t), not 1 - sqrt(alpha_bar_t)."),
+            Mistake("alpha_bar_t as the signal coefficient, with "
+                    "sqrt(1 - alpha_bar_t^2) for the noise",
+                    _q_sample_alpha_bar_signal,
+                    "the squares of your coefficients add up to 1, but "
+                    "the signal coefficient is sqrt(alpha_bar_t) and the "
+                    "noise coefficient sqrt(1 - alpha_bar_t): alpha_bar_t "
+                    "is the share of the variance kept, not the scale."),
         ],
-        hint="a = alpha_bar[t] (reshaped to a column of shape (N, 1) when "
-             "t is an array, e.g. np.reshape(alpha_bar[t], (-1, 1))), then "
-             "np.sqrt(a) * x0 + np.sqrt(1 - a) * noise.")
+        hint="look at which cases fail. If only the cases with one t per "
+             "example fail, alpha_bar[t] has shape (N,) and must become a "
+             "column of shape (N, 1) to scale row i by its own step "
+             "(np.reshape(alpha_bar[t], (-1, 1))). Otherwise compute one "
+             "row by hand: its two coefficients must be square roots whose "
+             "squares, alpha_bar[t] and 1 - alpha_bar[t], add up to 1.")
 
 
 # ---------------------------------------------------------------------------
@@ -290,6 +335,22 @@ def _mixture_variance_as_std(x, w, m, v, ab):
     return dens @ w
 
 
+def _mixture_weights_ignored(x, w, m, v, ab):
+    return _mixture_pdf(x, np.ones_like(w), np.sqrt(ab) * m, ab * v + 1 - ab)
+
+
+def _mixture_normaliser_without_variance(x, w, m, v, ab):
+    var = ab * v + 1 - ab
+    x = np.asarray(x, dtype=float)[:, None]
+    dens = (np.exp(-(x - np.sqrt(ab) * m) ** 2 / (2 * var))
+            / np.sqrt(2 * np.pi))
+    return dens @ w
+
+
+def _mixture_sqrt_alpha_bar_variance(x, w, m, v, ab):
+    return _mixture_pdf(x, w, np.sqrt(ab) * m, np.sqrt(ab) * v + 1 - ab)
+
+
 def check_noised_mixture_pdf(answer, strict: bool = False) -> CheckResult:
     """Check ``answer(x, weights, means, variances, alpha_bar_t)`` = the
     density of q(x_t) for 1-D mixture data (exercise
@@ -324,10 +385,27 @@ def check_noised_mixture_pdf(answer, strict: bool = False) -> CheckResult:
                     "density", _mixture_variance_as_std,
                     "N(x; m, v) = exp(-(x - m)^2 / (2 v)) / sqrt(2 pi v) "
                     "takes the variance v (not its square)."),
+            Mistake("mixture weights ignored", _mixture_weights_ignored,
+                    "q(x_t) is a *weighted* sum of the noised components: "
+                    "multiply component k by w_k (the weights sum to 1, "
+                    "so the density integrates to 1)."),
+            Mistake("normal density without the variance in the "
+                    "normaliser", _mixture_normaliser_without_variance,
+                    "N(x; m, v) = exp(-(x - m)^2 / (2 v)) / sqrt(2 pi v): "
+                    "the variance v appears in the normaliser too, not "
+                    "only in the exponent."),
+            Mistake("component variance sqrt(alpha_bar_t) v_k + "
+                    "1 - alpha_bar_t", _mixture_sqrt_alpha_bar_variance,
+                    "scaling x_0 by sqrt(alpha_bar_t) scales its variance "
+                    "by the square, alpha_bar_t: the component variance "
+                    "is alpha_bar_t v_k + 1 - alpha_bar_t."),
         ],
-        hint="q(x_t) = sum_k w_k N(x; sqrt(ab) m_k, ab v_k + 1 - ab) with "
-             "ab = alpha_bar_t and N(x; m, v) = exp(-(x - m)^2 / (2 v)) / "
-             "sqrt(2 pi v).")
+        hint="test your function on one component (weights [1.0]) with "
+             "alpha_bar_t = 1, where q(x_t) must be the data density "
+             "itself, and with alpha_bar_t close to 0, where it must be "
+             "N(0, 1); then check the centre sqrt(alpha_bar_t) m_k and the "
+             "variance alpha_bar_t v_k + 1 - alpha_bar_t of each component "
+             "and the weights w_k.")
 
 
 # ---------------------------------------------------------------------------
@@ -386,10 +464,20 @@ def _prior_kl_no_half(x0, ab):
 
 
 def _prior_kl_variance_term_once(x0, ab):
-    # D/2 [...] of eq. (eq-prior-kl) written as 1/2 [...]: the variance
+    # D/2 [...] of eq. (3.9) written as 1/2 [...]: the variance
     # term counted once instead of once per coordinate.
     return (0.5 * (-ab - np.log(1.0 - ab))
             + ab / 2 * np.sum(x0 ** 2, axis=1))
+
+
+def _prior_kl_no_minus_one(x0, ab):
+    v = 1.0 - ab
+    return 0.5 * np.sum(v + ab * x0 ** 2 - np.log(v), axis=1)
+
+
+def _prior_kl_plus_log(x0, ab):
+    v = 1.0 - ab
+    return 0.5 * np.sum(v + ab * x0 ** 2 - 1.0 + np.log(v), axis=1)
 
 
 def check_prior_kl(answer, strict: bool = False) -> CheckResult:
@@ -422,7 +510,17 @@ def check_prior_kl(answer, strict: bool = False) -> CheckResult:
             Mistake("factor 1/2 missing", _prior_kl_no_half,
                     "KL(N(mu, v) || N(0, 1)) = 0.5 (v + mu^2 - 1 - log v): "
                     "do not forget the 1/2."),
+            Mistake("the -1 missing", _prior_kl_no_minus_one,
+                    "KL(N(mu, v) || N(0, 1)) must vanish when mu = 0 and "
+                    "v = 1; without the -1 it equals 1/2 there. Per "
+                    "coordinate it is 0.5 (v + mu^2 - 1 - log v)."),
+            Mistake("+ log v instead of - log v", _prior_kl_plus_log,
+                    "the log term comes from log(sqrt(v_2 / v_1)) with "
+                    "v_1 = v and v_2 = 1, so it is -0.5 log v (positive "
+                    "for v < 1)."),
         ],
-        hint="per coordinate, KL(N(mu, v) || N(0, 1)) = "
-             "0.5 (v + mu^2 - 1 - log v) with mu = sqrt(alpha_bar_T) x_0 "
-             "and v = 1 - alpha_bar_T; sum over the D coordinates.")
+        hint="two tests by hand: with alpha_bar_T = 0 the distributions are "
+             "equal and the KL must be 0 for every row; with x_0 = 0 only "
+             "the variance term 0.5 (v - 1 - log v) per coordinate is left "
+             "(v = 1 - alpha_bar_T). Start from the 1-D Gaussian KL with "
+             "mu = sqrt(alpha_bar_T) x_0 and sum over the D coordinates.")

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import schedules as sch
-from ._core import Case, CheckResult, Mistake, run_check
+from ._core import Case, CheckResult, Mistake, as_array, run_check
 
 __all__ = [
     "check_posterior_mean_var",
@@ -29,7 +29,7 @@ __all__ = [
 
 
 def _coefficients(s, t):
-    """The numbers of eq. (eq-posterior-mean) at one int step t."""
+    """The coefficients of μ̃_t, eq. (4.5), at one int step t."""
     ab, ab_prev = s.alpha_bar[t], s.alpha_bar[t - 1]
     coef_x0 = np.sqrt(ab_prev) * s.beta[t] / (1.0 - ab)
     coef_xt = np.sqrt(s.alpha[t]) * (1.0 - ab_prev) / (1.0 - ab)
@@ -42,12 +42,12 @@ def _broadcast_variance(answer):
     """
     def wrapped(*args, **kwargs):
         out = answer(*args, **kwargs)
-        if not (isinstance(out, tuple) and len(out) == 2):
+        if not (isinstance(out, (tuple, list)) and len(out) == 2):
             return out
         mean, var = out
         try:
-            mean = np.asarray(mean, dtype=float)
-            var = np.broadcast_to(np.asarray(var, dtype=float), mean.shape)
+            mean = as_array(mean)
+            var = np.broadcast_to(as_array(var), mean.shape)
         except (TypeError, ValueError):
             return out
         return mean, var
@@ -61,7 +61,39 @@ def _run(title, answer, reference, cases, mistakes, strict, hint,
     mistakes = [Mistake(m.name, _broadcast_variance(m.wrong), m.hint)
                 for m in mistakes]
     return run_check(title, answer, _broadcast_variance(reference), cases,
-                     mistakes=mistakes, strict=strict, hint=hint, **kwargs)
+                     mistakes=mistakes, strict=strict, hint=hint,
+                     outputs=("mean", "variance"), **kwargs)
+
+
+_FIRST_STEP_NAN = (
+    "the result contains NaN or infinity at t = 1. The form B / A of "
+    "Step 4 of the derivation divides by 1 - alpha_bar_0 = 0 there; use "
+    "the closed forms of eq. (4.4) (beta_tilde_t) and eq. (4.5) "
+    "(mu_tilde_t), which are finite at t = 1 and give beta_tilde_1 = 0 "
+    "and mu_tilde_1 = x_0.")
+
+
+def _finite_at_first_step(answer):
+    """Wrap ``answer(s, x0, xt, t)`` so that NaN or infinity at t = 1,
+    the symptom of the B / A form of the derivation, raises a ValueError
+    that says so (the check reports it for the t = 1 case)."""
+    def wrapped(s, x0, xt, t, *args, **kwargs):
+        out = answer(s, x0, xt, t, *args, **kwargs)
+        if np.ndim(t) != 0 or int(t) != 1:
+            return out
+        try:
+            finite = all(np.all(np.isfinite(as_array(part)))
+                         for part in _tuple(out))
+        except (TypeError, ValueError):
+            return out
+        if not finite:
+            raise ValueError(_FIRST_STEP_NAN)
+        return out
+    return wrapped
+
+
+def _tuple(out):
+    return tuple(out) if isinstance(out, (tuple, list)) else (out,)
 
 
 def _schedule_cases(seed: int, with_x0: bool = True) -> list[Case]:
@@ -134,6 +166,8 @@ def _posterior_alpha_no_sqrt(s, x0, xt, t):
 def check_posterior_mean_var(answer, strict: bool = False) -> CheckResult:
     """Check ``answer(s, x0, xt, t)`` = (μ̃_t, β̃_t) of q(x_{t−1} | x_t,
     x_0) for an int t (exercise ex-04-posterior-mean-var)."""
+    if callable(answer):
+        answer = _finite_at_first_step(answer)
     return _run(
         "posterior mean and variance of q(x_(t-1) | x_t, x_0)", answer,
         _posterior_reference, _schedule_cases(401), strict=strict,
@@ -238,8 +272,10 @@ def check_x0_from_eps(answer, strict: bool = False) -> CheckResult:
                     "alpha_bar_t = s.alpha_bar[t], not the one-step "
                     "alpha_t."),
         ],
-        hint="invert eq. (eq-reparam): x_0 = (x_t - sqrt(1 - alpha_bar_t) "
-             "eps) / sqrt(alpha_bar_t).")
+        hint="invert the reparameterisation x_t = sqrt(alpha_bar_t) x_0 "
+             "+ sqrt(1 - alpha_bar_t) eps (eq. (3.7) of Chapter 3) for "
+             "x_0: x_0 = (x_t - sqrt(1 - alpha_bar_t) eps) / "
+             "sqrt(alpha_bar_t).")
 
 
 # ---------------------------------------------------------------------------
@@ -288,7 +324,9 @@ def check_posterior_mean_eps(answer, strict: bool = False) -> CheckResult:
                     "alpha_bar_t), and one factor of it cancels."),
             Mistake("sqrt(beta_t) instead of beta_t", _mean_eps_sqrt_beta,
                     "the numerator is beta_t itself (a variance), not its "
-                    "square root; the two agree only at t = 1."),
+                    "square root: at t = 1, for example, the correct "
+                    "coefficient is beta_1 / sqrt(beta_1) = sqrt(beta_1), "
+                    "while the slip gives 1."),
             Mistake("no division by sqrt(alpha_t)", _mean_eps_no_rescale,
                     "after removing the noise, divide by sqrt(alpha_t) "
                     "to undo the shrinking of the forward step."),
@@ -358,6 +396,12 @@ def check_reverse_step_moments(answer, strict: bool = False
     return _run(
         "moments of the true reverse step q(x_(t-1) | x_t)", answer,
         _moments_reference, _moments_cases(), strict=strict,
+        precision_note=(
+            "At t = 1 of linear(1000), 1 - alpha_bar_1 = beta_1 = 1e-4 is "
+            "computed from alpha_bar_1 = 0.9999: float32 keeps only 3 or "
+            "4 of its digits, and the x_0 coefficient c0 = "
+            "sqrt(alpha_bar_0) beta_1 / (1 - alpha_bar_1) is squared in "
+            "the variance."),
         mistakes=[
             Mistake("uncertainty about x_0 ignored",
                     _moments_no_x0_var,

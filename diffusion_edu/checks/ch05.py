@@ -7,7 +7,7 @@ mistakes it recognises: passing a variance where the formula expects a
 log-variance, dividing by σ⁴ instead of σ², computing the KL the wrong
 way round, forgetting the sum over the D coordinates or the factor D of
 the variance part, dropping the normalising constant of the decoder, and
-slips in the weight w_t of eq. (eq-per-step-eps) (called w_t, not λ_t:
+slips in the weight w_t of eq. (5.9) (called w_t, not λ_t:
 λ_t is the log signal-to-noise ratio of chapter 2).
 """
 
@@ -292,14 +292,19 @@ def check_per_step_kl(answer, strict: bool = False) -> CheckResult:
     return run_check(
         "per-step term L_(t-1) of the bound", answer, _per_step_reference,
         _per_step_cases(), strict=strict,
+        precision_note=(
+            "At t = 2 of linear(1000), mu_tilde - mu_theta is the "
+            "difference of two nearly equal numbers, and its square is "
+            "divided by sigma^2 = beta_2 (about 1e-4): float32 keeps only "
+            "2 or 3 significant digits of L_1 there."),
         mistakes=[
             Mistake("variance passed where a log-variance is expected",
                     _per_step_with(_kl_logvar_slip),
                     "your numbers match the log-variance form of the KL "
                     "fed with variances (beta_tilde_t and sigma^2 instead "
                     "of their logs). Pass np.log(var) to a log-variance "
-                    "formula, or use the variance form of eq. "
-                    "(eq-gaussian-kl)."),
+                    "formula, or use the variance form of the Gaussian "
+                    "KL, eq. (5.6)."),
             Mistake("sigma^4 instead of sigma^2 under the squared mean "
                     "difference", _per_step_with(_kl_sigma4),
                     "the mean term is ||mu_tilde - mu_theta||^2 / "

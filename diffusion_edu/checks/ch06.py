@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import schedules as sch
-from ._core import Case, CheckResult, Mistake, run_check
+from ._core import Case, CheckResult, Mistake, as_array, run_check
 
 __all__ = [
     "check_ddpm_step",
@@ -33,8 +33,10 @@ def _finite(fn):
     def wrapped(*args, **kwargs):
         with np.errstate(divide="ignore", invalid="ignore"):
             out = fn(*args, **kwargs)
+        if isinstance(out, tuple):      # several values: reported as such
+            return out
         try:
-            arr = np.asarray(out, dtype=float)
+            arr = as_array(out)
         except (TypeError, ValueError):
             return out
         return np.nan_to_num(arr, nan=1e6, posinf=1e6, neginf=-1e6)
@@ -113,9 +115,11 @@ def check_ddpm_step(answer, strict: bool = False) -> CheckResult:
     with σ_t² = β_t and no noise at t = 1 (exercise ex-06-ddpm-step)."""
     mistakes = [
         Mistake("noise added at t = 1", _ddpm_noise_at_1,
-                "at t = 1 the step must return the mean mu_theta(x_1, 1) "
-                "itself: the sampler adds no noise at its last step "
-                "(noise there only blurs the samples, by sqrt(beta_1))."),
+                "Algorithm 2 returns the mean mu_theta(x_1, 1) at t = 1 "
+                "and adds no noise there; this exercise asks for that "
+                "convention. (The noise-free output estimates "
+                "E[x_0 | x_1] and is slightly narrower than the data; "
+                "chapter 6 measures what noise at t = 1 changes.)"),
         Mistake("off-by-one in t", _ddpm_off_by_one,
                 "every coefficient of step t is read at index t: "
                 "s.beta[t], s.alpha[t], s.alpha_bar[t]. Index t - 1 is "
@@ -123,8 +127,8 @@ def check_ddpm_step(answer, strict: bool = False) -> CheckResult:
                 "variable used as the book's t)."),
         Mistake("beta_tilde_t instead of beta_t", _ddpm_beta_tilde,
                 "this exercise asks for Algorithm 2 of Ho et al. with "
-                "sigma_t^2 = beta_t (s.beta[t], 'fixed large'), not "
-                "beta_tilde_t."),
+                "the choice sigma_t^2 = beta_t (s.beta[t], 'fixed "
+                "large'), not beta_tilde_t."),
         Mistake("variance used as a standard deviation", _ddpm_var_as_std,
                 "multiply the noise by the standard deviation "
                 "np.sqrt(beta_t), not by the variance beta_t."),

@@ -2,12 +2,13 @@
 
 * :func:`check_langevin_step` — one Langevin update with Gaussian noise
   drawn from the given generator; recognises uniform noise, a missing
-  √2, a wrong sign of the drift, Song & Ermon's α read as η, ...
+  √2, a wrong sign of the drift, Song & Ermon's α read as η, one z for
+  all points, ...
 * :func:`check_dsm_loss` — denoising score matching at one noise level;
   recognises a wrong sign of the target, −z instead of −z/σ, −z/σ², a
-  missing ½.
+  missing ½, the model evaluated at the clean point, ...
 * :func:`check_score_from_eps` — s = −ε/√(1 − ᾱ_t); recognises a missing
-  square root, a missing sign and ᾱ_t instead of 1 − ᾱ_t.
+  square root, a missing sign, ᾱ_t or β_t instead of 1 − ᾱ_t, ...
 """
 
 from __future__ import annotations
@@ -72,6 +73,16 @@ def _langevin_half_drift(score_fn, x, step_size, rng):
     return x + step_size / 2 * score_fn(x) + np.sqrt(step_size) * z
 
 
+def _langevin_sqrt2_outside(score_fn, x, step_size, rng):
+    z = rng.standard_normal(x.shape)
+    return x + step_size * score_fn(x) + np.sqrt(2) * step_size * z
+
+
+def _langevin_one_z(score_fn, x, step_size, rng):
+    z = rng.standard_normal()
+    return x + step_size * score_fn(x) + np.sqrt(2 * step_size) * z
+
+
 def _langevin_no_sqrt(score_fn, x, step_size, rng):
     z = rng.standard_normal(x.shape)
     return x + step_size * score_fn(x) + 2 * step_size * z
@@ -123,6 +134,15 @@ def check_langevin_step(answer, strict: bool = False) -> CheckResult:
             Mistake("2 eta without the square root", _langevin_no_sqrt,
                     "the noise is multiplied by a standard deviation, "
                     "sqrt(2 eta), not by the variance 2 eta."),
+            Mistake("sqrt(2) eta instead of sqrt(2 eta)",
+                    _langevin_sqrt2_outside,
+                    "the square root covers the whole variance 2 eta: "
+                    "np.sqrt(2 * step_size), not np.sqrt(2) * "
+                    "step_size."),
+            Mistake("one noise value for all points", _langevin_one_z,
+                    "every point and coordinate needs its own "
+                    "independent z: rng.standard_normal(x.shape), not "
+                    "one number rng.standard_normal()."),
         ],
         hint="x_new = x + step_size * score_fn(x) + sqrt(2 step_size) z "
              "with z = rng.standard_normal(x.shape), drawn once.")
@@ -155,6 +175,20 @@ def _dsm_sigma_squared(score_fn, x0, sigma, noise):
 
 def _dsm_no_half(score_fn, x0, sigma, noise):
     return _dsm_with(score_fn, x0, sigma, noise, -noise / sigma, 1.0)
+
+
+def _dsm_clean_point(score_fn, x0, sigma, noise):
+    residual = score_fn(x0) + noise / sigma
+    return float(0.5 * np.mean(np.sum(residual ** 2, axis=1)))
+
+
+def _dsm_norm_not_squared(score_fn, x0, sigma, noise):
+    residual = score_fn(x0 + sigma * noise) + noise / sigma
+    return float(0.5 * np.mean(np.sqrt(np.sum(residual ** 2, axis=1))))
+
+
+def _dsm_sum_examples(score_fn, x0, sigma, noise):
+    return x0.shape[0] * _dsm_reference(score_fn, x0, sigma, noise)
 
 
 def _dsm_mean_coords(score_fn, x0, sigma, noise):
@@ -196,10 +230,20 @@ def check_dsm_loss(answer, strict: bool = False) -> CheckResult:
                     "(x~ - x_0) / sigma^2 = sigma z / sigma^2 = z / "
                     "sigma: one power of sigma cancels."),
             Mistake("missing factor 1/2", _dsm_no_half,
-                    "the loss has the factor 1/2 of eq. (eq-dsm)."),
+                    "the loss has the factor 1/2 of eq. (7.2)."),
             Mistake("mean over coordinates", _dsm_mean_coords,
                     "sum the squared residual over the D coordinates of "
                     "each example, then average over examples."),
+            Mistake("score evaluated at the clean point", _dsm_clean_point,
+                    "the model is evaluated at the NOISY point x~ = x0 + "
+                    "sigma * noise: denoising score matching learns the "
+                    "score of the smoothed density p_sigma."),
+            Mistake("norm not squared", _dsm_norm_not_squared,
+                    "the loss averages the SQUARED norm of the residual "
+                    "(a sum of squares over coordinates), not the norm."),
+            Mistake("sum over examples", _dsm_sum_examples,
+                    "average over the N examples (a Monte Carlo mean), "
+                    "do not sum over them."),
         ],
         hint="x~ = x0 + sigma * noise; return 0.5 * the mean over "
              "examples of the squared norm of score_fn(x~) + noise / "
@@ -228,6 +272,14 @@ def _score_alpha_bar(s, xt, t, eps):
 
 def _score_times(s, xt, t, eps):
     return -eps * np.sqrt(1.0 - s.alpha_bar[t])
+
+
+def _score_beta(s, xt, t, eps):
+    return -eps / np.sqrt(s.beta[t])
+
+
+def _score_sqrt_inside(s, xt, t, eps):
+    return -eps / (1.0 - np.sqrt(s.alpha_bar[t]))
 
 
 def _score_cases() -> list[Case]:
@@ -265,5 +317,17 @@ def check_score_from_eps(answer, strict: bool = False) -> CheckResult:
             Mistake("multiplied instead of divided", _score_times,
                     "eps = -sqrt(1 - alpha_bar_t) * score, so the score "
                     "is eps DIVIDED by -sqrt(1 - alpha_bar_t)."),
+            Mistake("beta_t instead of 1 - alpha_bar_t", _score_beta,
+                    "beta_t is the variance added by ONE forward step; "
+                    "the noise in x_t has accumulated over t steps and "
+                    "has variance 1 - alpha_bar_t (equal to beta_t only "
+                    "at t = 1)."),
+            Mistake("1 - sqrt(alpha_bar_t)", _score_sqrt_inside,
+                    "the square root covers 1 - alpha_bar_t as a whole: "
+                    "np.sqrt(1 - alpha_bar_t), the standard deviation of "
+                    "the noise in x_t."),
         ],
-        hint="score = -eps / np.sqrt(1 - s.alpha_bar[t]).")
+        hint="solve eps = -sqrt(1 - alpha_bar_t) * score for the score, "
+             "with alpha_bar_t = s.alpha_bar[t] (index t). If only t = 1 "
+             "fails, by a small amount, compute in float64: 1 - "
+             "alpha_bar_1 = 1e-4 loses digits in float32.")

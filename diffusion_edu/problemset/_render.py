@@ -24,6 +24,9 @@ _EXPLICIT = re.compile(r"^(?P<text>.*?)\s*<(?P<target>[^<>]+)>$", re.S)
 _LABELLED_MATH = re.compile(
     r"\$\$(?P<body>(?:(?!\$\$).)+?)\$\$[ \t]*\((?P<label>[A-Za-z][\w:.-]*)\)",
     re.S)
+_LINK = re.compile(
+    r"(?<![!\\])\[(?P<text>(?:[^\[\]]|\[[^\]]*\])*)\]"
+    r"\((?P<href>[^()\s]+)\)")
 _TARGET_LINE = re.compile(r"^\([A-Za-z][\w:.-]*\)=[ \t]*\n", re.M)
 _SECTION = re.compile(
     r"^\((?P<label>[A-Za-z][\w:.-]*)\)=[ \t]*\n#+[ \t]+(?P<title>.+)$",
@@ -197,7 +200,28 @@ class Renderer:
                 return f"`{content}`"
             return label_text or content
 
-        return _ROLE.sub(role, text)
+        def link(match: re.Match) -> str:
+            # The notebooks link to other files of the book with markdown
+            # links ([Chapter 2](02_forward_process.ipynb), eq. [(2.4)](
+            # 02_forward_process.ipynb#eq-x)); those files are not next to
+            # a problem set, so keep the text, and tag equations as above.
+            words, href = match.group("text"), match.group("href")
+            if re.match(r"[A-Za-z][\w+.-]*:", href):
+                return match.group(0)  # an external URL still works
+            label = href.partition("#")[2]
+            if label in self.targets and \
+                    self.targets[label].kind == "equation" or \
+                    label in defined:
+                if label not in defined and label not in used:
+                    used.append(label)
+                tag = f"({registry.tag(label)})"
+                number = re.compile(r"\(\d+(?:\.\d+)*\)")
+                return number.sub(tag, words, count=1) \
+                    if number.search(words) else f"{words} {tag}"
+            return words
+
+        text = _ROLE.sub(role, text)
+        return _LINK.sub(link, text)
 
     def equation_list(self, labels: list[str],
                       registry: EquationRegistry) -> str:

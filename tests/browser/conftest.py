@@ -58,6 +58,11 @@ def pytest_addoption(parser):
         help="folder for screenshots and the size report "
              "(default: test-artifacts)")
     group.addoption(
+        "--screenshots", action="store_true",
+        default=os.environ.get("BOOK_SCREENSHOTS", "") not in ("", "0"),
+        help="also save full-page screenshots of every page at 1280 and "
+             "390 px, light and dark, in --artifacts/pages (slow)")
+    group.addoption(
         "--require-site", action="store_true",
         default=os.environ.get("BOOK_REQUIRE_SITE", "") not in ("", "0"),
         help="fail, instead of skipping, when the built site or Chromium "

@@ -18,6 +18,7 @@ CHROMIUM_ARGS = [
     "--disable-quic", "--disable-default-apps", "--disable-extensions",
 ]
 VIEWPORT = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}  # a phone held upright (CSS px)
 PAGE_BUDGET = 5_000_000  # bytes: the heaviest page must stay under this
 
 # Page -> bytes it weighs with all it loads; filled by the page tests,
@@ -143,11 +144,21 @@ class Browse:
     def url(self, page_path: str) -> str:
         return self.base + page_path
 
-    def open(self, page_path: str, *, query: str = ""):
+    def open(self, page_path: str, *, query: str = "", phone: bool = False,
+             dark: bool = False):
         """Load a page in a fresh browser context, wait for MathJax and
-        for the network to settle; return (page, visit)."""
-        context = self.browser.new_context(viewport=VIEWPORT,
-                                           service_workers="block")
+        for the network to settle; return (page, visit). ``phone``: 390
+        CSS px wide, touch, two device pixels per CSS px; ``dark``: the
+        theme's dark mode, as a reader who switched to it."""
+        options = {"viewport": PHONE, "device_scale_factor": 2,
+                   "has_touch": True, "is_mobile": True} if phone else {
+                       "viewport": VIEWPORT}
+        context = self.browser.new_context(service_workers="block",
+                                           **options)
+        if dark:  # what the theme's colour switch stores
+            context.add_init_script(
+                "localStorage.setItem('mode', 'dark');"
+                "localStorage.setItem('theme', 'dark');")
         self._contexts.append(context)
         page = context.new_page()
         visit = Visit(self.url(page_path) + query)

@@ -32,36 +32,65 @@ def _drag_to_other_end(page, slider) -> None:
     page.mouse.up()
 
 
-def test_every_explorable_slider_changes_the_figure(site, browse_http):
+def _move(page, control) -> None:
+    """Drag a slider to its other end, or choose another menu entry."""
+    if control.evaluate("el => el.tagName") == "SELECT":
+        count = control.locator("option").count()
+        value = int(control.input_value())
+        control.select_option(index=(value + 1) % count)
+    else:
+        _drag_to_other_end(page, control)
+
+
+def test_every_explorable_control_changes_the_figure(site, browse_http):
+    """Every slider and menu of every explorable figure changes the frame
+    (and its alternative text); labels are typeset, there is a caption,
+    and frames are sharp on high-density screens."""
     pages = pages_containing(site, EXPLORABLE)
     assert pages, (
         "no explorable figure (class diffusion-edu-explorable) on any page "
         "of the site; every chapter should have one")
-    problems, n_sliders = [], 0
+    problems, n_controls = [], 0
     for page_path in pages:
         page, visit = browse_http.open(page_path)
         figures = page.locator(f".{EXPLORABLE}")
         for i in range(figures.count()):
             figure = figures.nth(i)
-            sliders = figure.locator("input[type=range]")
-            if sliders.count() == 0:
+            controls = figure.locator("[data-axis]")
+            if controls.count() == 0:
                 problems.append(f"{page_path}: explorable figure {i} has "
-                                "no slider")
+                                "no control")
             img = figure.locator("img").first
-            for j in range(sliders.count()):
-                n_sliders += 1
-                slider = sliders.nth(j)
-                where = f"{page_path}: figure {i}, slider {j}"
-                before = (img.get_attribute("src"), slider.input_value(),
-                          figure.locator("output").nth(j).text_content())
-                _drag_to_other_end(page, slider)
-                after = (img.get_attribute("src"), slider.input_value(),
-                         figure.locator("output").nth(j).text_content())
+            sharp = img.evaluate(
+                "el => el.naturalWidth >= 1.9 * el.clientWidth")
+            if not sharp:
+                problems.append(f"{page_path}: figure {i}: frame has fewer "
+                                "than 2 pixels per CSS px (blurry)")
+            caption = figure.locator("figcaption")
+            if caption.count() == 0 or not caption.inner_text().strip():
+                problems.append(f"{page_path}: figure {i} has no caption")
+            raw = figure.locator(".explorable-label").evaluate_all(
+                "els => els.filter(e => /\\\\[A-Za-z]/.test("
+                "e.innerText)).map(e => e.innerText)")
+            if raw:
+                problems.append(f"{page_path}: figure {i}: labels not "
+                                f"typeset: {raw}")
+            for j in range(controls.count()):
+                n_controls += 1
+                control = controls.nth(j)
+                where = f"{page_path}: figure {i}, control {j}"
+                label = control.locator("xpath=..")
+                before = (img.get_attribute("src"), control.input_value(),
+                          label.inner_text())
+                _move(page, control)
+                after = (img.get_attribute("src"), control.input_value(),
+                         label.inner_text())
                 if after[1] == before[1]:
-                    problems.append(f"{where}: dragging did not move it")
+                    problems.append(f"{where}: moving it did not change it")
                 elif after[0] == before[0]:
                     problems.append(f"{where}: the image did not change")
-                if after[2] == before[2]:
+                if after[2] == before[2] and control.evaluate(
+                        "el => el.tagName") != "SELECT":
                     problems.append(f"{where}: the value shown did not "
                                     "change")
                 if not (img.get_attribute("alt") or "").strip():
@@ -71,7 +100,7 @@ def test_every_explorable_slider_changes_the_figure(site, browse_http):
                 if not loaded:
                     problems.append(f"{where}: the new frame did not load")
         problems += [f"{page_path}: {p}" for p in visit.problems()]
-    assert n_sliders > 0, "explorable figures found but no slider in them"
+    assert n_controls > 0, "explorable figures found but no control in them"
     assert not problems, "\n".join(problems)
 
 
@@ -97,9 +126,15 @@ def test_dropdowns_open_and_close(site, browse_http):
             if body.is_visible():
                 problems.append(f"{where} is open before a click")
                 continue
-            # Where a reader clicks: the start of the title (the rest of a
-            # solution's title links to its exercise).
-            title.click(position={"x": 4, "y": 8})
+            # Where a reader clicks: the middle of the title, which must
+            # open the dropdown (not follow a link).
+            before = page.url
+            title.click()
+            if page.url != before:
+                problems.append(f"{where}: a click on its title left the "
+                                f"page for {page.url}")
+                page.goto(before)
+                continue
             try:
                 body.wait_for(state="visible", timeout=3000)
             except Exception:  # noqa: BLE001 - reported below
@@ -117,7 +152,7 @@ def test_dropdowns_open_and_close(site, browse_http):
     assert not problems, "\n".join(problems)
 
 
-@pytest.mark.parametrize("word", ["posterior"])
+@pytest.mark.parametrize("word", ["posterior", "closed"])
 def test_search_finds(word, browse):
     page, visit = browse.open("search.html", query=f"?q={word}")
     results = page.locator("#search-results ul.search > li")
@@ -132,6 +167,16 @@ def test_search_finds(word, browse):
     links = results.locator("a").evaluate_all(
         "els => els.map(a => a.getAttribute('href'))")
     assert any(not link.startswith(("http:", "https:")) for link in links)
+    # Titles and summaries with math are typeset, not raw TeX.
+    page.wait_for_timeout(1500)
+    shown = page.evaluate("""() => {
+        const clone = document.getElementById('search-results')
+            .cloneNode(true);
+        clone.querySelectorAll('mjx-container').forEach(e => e.remove());
+        return clone.textContent;
+    }""")
+    raw = re.findall(r".{0,30}\\(?:[A-Za-z]{2,}|[()\[\]]).{0,30}", shown)
+    assert not raw, f"{browse.mode}: raw TeX in search results: {raw[:5]}"
     assert not visit.problems(), "\n".join(visit.problems())
 
 
@@ -218,3 +263,39 @@ def test_notebook_pages_offer_download_colab_and_binder(site, browse_http):
                             f"serve a notebook (HTTP {response.status})")
         problems += [f"{page_path}: {p}" for p in visit.problems()]
     assert not problems, "\n".join(problems)
+
+
+def test_pages_that_are_not_notebooks_have_no_launch_buttons(site,
+                                                             browse_http):
+    """Colab and Binder cannot run a MyST page: no launch buttons there."""
+    pages = [p for p in site_pages(site)
+             if (ROOT / p).with_suffix(".md").is_file()]
+    assert pages, "no page of the site is built from a .md file"
+    problems = []
+    for page_path in pages:
+        page, visit = browse_http.open(page_path)
+        hrefs = page.locator("a[href]").evaluate_all(
+            "els => els.map(a => a.href)")
+        launch = [h for h in hrefs if "colab.research.google.com" in h
+                  or "mybinder.org" in h]
+        if launch:
+            problems.append(f"{page_path}: launch links {launch}")
+    assert not problems, "\n".join(problems)
+
+
+def test_every_page_links_the_offline_copy(site, browse_http, pytestconfig):
+    """The download menu offers the whole book as a zip; where the zip is
+    published beside the site (CI, the Pages workflow) the link works."""
+    name = "diffusion-models-book-offline.zip"
+    page, visit = browse_http.open("chapters/01_markov_chains.html")
+    link = page.locator(f"a[href$='{name}']")
+    assert link.count() >= 1, "no link to the offline copy"
+    href = link.first.evaluate("a => a.href")
+    assert href == browse_http.url(name), href
+    published = (site / name).is_file()
+    if pytestconfig.getoption("--require-site"):
+        assert published, f"{name} is not published in {site}"
+    if published:
+        response = page.request.get(href)
+        assert response.ok, f"{href}: HTTP {response.status}"
+        assert response.body()[:2] == b"PK", "not a zip"

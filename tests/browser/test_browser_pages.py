@@ -7,6 +7,10 @@ added later are covered) and each way of reading it (over HTTP from
 * it has a meaningful title, without raw TeX;
 * its mathematics is typeset: MathJax output in every math element, no
   MathJax error, and no raw ``$$``, ``\\(`` or ``\\[`` left in the text;
+* no raw TeX anywhere a reader sees it: not in the text (link text of
+  references to sections whose title has math included), not in the
+  title, not in the header of a printed page;
+* a favicon, a description (and OpenGraph tags) and one viewport tag;
 * every image has loaded and has real alternative text;
 * no console error, no failed request, no request to another host;
 * no unresolved cross-reference.
@@ -27,8 +31,18 @@ INSPECT = r"""() => {
         'script, style, pre, code, textarea, mjx-container, .highlight'
     ).forEach(el => el.remove());
     const maths = Array.from(document.querySelectorAll('.math'));
+    const printed = document.querySelector('#jb-print-docs-body h1');
+    const meta = name => Array.from(document.querySelectorAll(
+        'meta[name="' + name + '"], meta[property="' + name + '"]'))
+        .map(m => m.getAttribute('content'));
     return {
         title: document.title,
+        printTitle: printed ? printed.textContent : '',
+        description: meta('description'),
+        ogTitle: meta('og:title'),
+        viewports: meta('viewport').length,
+        icon: Array.from(document.querySelectorAll('link[rel~="icon"]'))
+            .map(l => l.href),
         h1: Array.from(document.querySelectorAll('main h1'))
             .map(h => h.textContent.trim()),
         text: clone.textContent,
@@ -63,8 +77,12 @@ INSPECT = r"""() => {
 }"""
 
 RAW_TEX = [r"$$", r"\(", r"\)", r"\[", r"\]", r"\begin{", r"\end{"]
+# A TeX command in text a reader sees (code and typeset math excluded).
+TEX_COMMAND = re.compile(r"\\(?:[A-Za-z]{2,}|[_^{}])")
+# What Sphinx or MyST leave in the text when a reference fails (prose
+# such as "an unknown label" is fine).
 UNRESOLVED = re.compile(
-    r"undefined label|unknown (?:document|label)|\?\?|"
+    r"undefined label:|\(\?\?\)|"
     r"\{(?:eq|ref|numref|doc|cite:[pt]|prf:ref)\}`", re.IGNORECASE)
 GENERIC_TITLES = {"", "<no title>", "untitled"}
 
@@ -94,6 +112,24 @@ def test_page_works(browse, page_path):
     if any(tex in facts["title"] for tex in RAW_TEX):
         problems.append(f"raw TeX in the title: {facts['title']!r}")
 
+    if TEX_COMMAND.search(facts["printTitle"]):
+        problems.append(f"raw TeX in the printed page's header: "
+                        f"{facts['printTitle']!r}")
+    for match in TEX_COMMAND.finditer(facts["text"]):
+        i = match.start()
+        context = " ".join(facts["text"][max(0, i - 40):i + 40].split())
+        problems.append(f"raw TeX command in the text: ...{context}...")
+    if not facts["icon"]:
+        problems.append("no favicon (<link rel=icon>)")
+    if not [d for d in facts["description"] if d and d.strip()]:
+        problems.append("no <meta name=description>")
+    elif TEX_COMMAND.search(" ".join(facts["description"])):
+        problems.append(f"raw TeX in the description: "
+                        f"{facts['description']!r}")
+    if not facts["ogTitle"] or "<" in facts["ogTitle"][0]:
+        problems.append(f"no plain OpenGraph title: {facts['ogTitle']!r}")
+    if facts["viewports"] != 1:
+        problems.append(f"{facts['viewports']} viewport meta tags")
     for tex in RAW_TEX:
         if tex in facts["text"]:
             i = facts["text"].index(tex)

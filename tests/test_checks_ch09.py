@@ -1,0 +1,129 @@
+"""Tests of the chapter 9 exercise checks (diffusion_edu.checks.ch09).
+
+Each check must accept the reference (the package's functions and an
+answer written the way a learner would), report "not implemented" for
+the stub, and reject the classic mistakes of guidance while naming them:
+the wrong sign of the guidance term, the gamma and w conventions mixed,
+guidance added to eps with the score's scaling, and the unconditional
+branch evaluated with the label.
+"""
+
+import numpy as np
+import pytest
+import torch
+
+from diffusion_edu import checks, guidance
+from diffusion_edu.checks import ch09, listed_mistakes
+
+
+def stub(*args, **kwargs):
+    raise NotImplementedError
+
+
+def posterior_by_hand(mixture, x, s, t):
+    ab = s.alpha_bar[t]
+    cols = []
+    for c in mixture.classes:
+        total = 0.0
+        for w, m, v, lab in zip(mixture.weights, mixture.means,
+                                mixture.variances, mixture.labels,
+                                strict=True):
+            if lab != c:
+                continue
+            var = ab * v + 1 - ab
+            dens = np.prod(np.exp(-(x - np.sqrt(ab) * m) ** 2 / (2 * var))
+                           / np.sqrt(2 * np.pi * var), axis=1)
+            total = total + w * dens
+        cols.append(total)
+    p = np.stack(cols, axis=1)
+    return p / p.sum(axis=1, keepdims=True)
+
+
+def posterior_float32_torch(mixture, x, s, t):
+    return torch.from_numpy(guidance.class_posterior(mixture, x, s, t)
+                            .astype(np.float32))
+
+
+def cfg_gamma_style(eps_uncond, eps_cond, w):
+    gamma = guidance.gamma_from_w(w)
+    return eps_uncond + gamma * (eps_cond - eps_uncond)
+
+
+def cg_by_hand(s, xt, t, eps, grad_log_prob, scale):
+    score = -eps / np.sqrt(1 - s.alpha_bar[t]) + scale * grad_log_prob
+    return -np.sqrt(1 - s.alpha_bar[t]) * score
+
+
+def net_by_hand(eps_net, x, t, label, w):
+    return guidance.cfg_eps(eps_net(x, t, None), eps_net(x, t, label), w)
+
+
+CHECKS = [
+    (ch09.check_class_posterior,
+     [guidance.class_posterior, posterior_by_hand,
+      posterior_float32_torch]),
+    (ch09.check_cfg_eps, [guidance.cfg_eps, cfg_gamma_style]),
+    (ch09.check_classifier_guided_eps,
+     [guidance.classifier_guided_eps, cg_by_hand]),
+    (ch09.check_cfg_from_network, [net_by_hand]),
+]
+IDS = [c.__name__ for c, _ in CHECKS]
+
+
+@pytest.mark.parametrize("check, answers", CHECKS, ids=IDS)
+def test_check_accepts_package_and_learner_style_answers(check, answers):
+    for answer in answers:
+        result = check(answer, strict=True)
+        assert result.status == "passed", result.report
+        assert len(result.passed) >= 3
+
+
+@pytest.mark.parametrize("check, answers", CHECKS, ids=IDS)
+def test_check_reports_the_stub(check, answers):
+    assert check(stub).status == "not implemented"
+
+
+def test_every_check_lists_at_least_three_mistakes():
+    for check, _ in CHECKS:
+        assert len(listed_mistakes(check)) >= 3
+
+
+@pytest.mark.parametrize("check, name", [
+    (ch09.check_cfg_eps, "wrong sign of the guidance term"),
+    (ch09.check_cfg_eps, "gamma convention used with w"),
+    (ch09.check_classifier_guided_eps, "wrong sign of the guidance term"),
+    (ch09.check_classifier_guided_eps,
+     "added to eps with the score's scaling"),
+    (ch09.check_cfg_from_network,
+     "unconditional branch evaluated with the label"),
+    (ch09.check_cfg_from_network, "gamma convention used with w"),
+])
+def test_check_names_the_classic_guidance_mistakes(check, name):
+    mistake = {m.name: m for m in listed_mistakes(check)}[name]
+    result = check(mistake.wrong)
+    assert result.status == "failed" and result.mistake == name
+    # the same mistake in float32 is still recognised as wrong
+    def as32(*args):
+        return np.asarray(mistake.wrong(*args), dtype=np.float32)
+    assert check(as32).status == "failed"
+
+
+def test_posterior_reference_rows_are_probabilities_and_match_bayes():
+    for case in ch09._posterior_cases():
+        mixture, x, s, t = case.args
+        p = ch09._posterior_reference(*case.args)
+        np.testing.assert_allclose(p.sum(axis=1), 1.0, rtol=1e-12)
+        np.testing.assert_allclose(p, posterior_by_hand(*case.args),
+                                   rtol=1e-10)
+
+
+def test_cfg_and_network_references_agree_at_w_zero_with_conditional():
+    case = ch09._net_cases()[0]
+    net, x, t, label, _ = case.args
+    np.testing.assert_allclose(ch09._net_reference(net, x, t, label, 0.0),
+                               net(x, t, label), rtol=1e-12)
+
+
+def test_checks_are_exported_from_package():
+    for name in ch09.__all__:
+        assert getattr(checks, name) is getattr(ch09, name)
