@@ -25,8 +25,14 @@ from typing import Literal
 
 import numpy as np
 
-from ._validate import as_data, as_float_array
-from .samplers import Trajectory, _as_shape, _initial_state, eval_eps_model
+from ._validate import as_data, as_float_array, as_rng
+from .samplers import (
+    Trajectory,
+    _as_shape,
+    _initial_state,
+    ddim_timesteps,
+    eval_eps_model,
+)
 from .schedules import Schedule, as_schedule, as_timesteps, coef
 
 __all__ = [
@@ -182,8 +188,6 @@ def solve_timesteps(T: int, num_steps: int) -> np.ndarray:
 
     Book: chapter 8, eq. (eq-08-euler)
     """
-    from .samplers import ddim_timesteps
-
     return ddim_timesteps(T, num_steps)
 
 
@@ -252,8 +256,6 @@ def sample_ode(s: Schedule, eps_model: EpsModel, shape, rng,
 
     Book: chapter 8, eq. (eq-08-heun)
     """
-    from ._validate import as_rng
-
     s = as_schedule(s)
     shape = _as_shape(shape)
     rng = as_rng(rng)

@@ -16,9 +16,10 @@ results normally fetches each result page to show a summary, which a
 browser refuses for ``file://`` pages, so the offline copy lists results
 without summaries. The copy leaves out what a reader does not need
 (``.buildinfo``, ``objects.inv``) and stores files in a fixed order with
-fixed timestamps, so the same site gives the same zip. A zip at the top
-of the site (the published offline copy, linked from every page's
-download menu) is left out.
+fixed timestamps, so the same site gives the same zip. The published
+offline copy at the top of the site (``*-offline.zip``, linked from every
+page's download menu) is left out; the PDF edition and the zip of
+notebooks beside it are kept, so their links work offline too.
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ def _offline_version(relpath: str, data: bytes) -> bytes:
 def _published_zip(site: Path, path: Path) -> bool:
     """The offline copy itself, published at the top of the site: the
     zip does not contain itself."""
-    return path.parent == site and path.suffix == ".zip"
+    return path.parent == site and path.name.endswith("-offline.zip")
 
 
 def _title(site: Path) -> str:

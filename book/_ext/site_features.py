@@ -20,8 +20,9 @@
   source is a notebook in the repository (a MyST page cannot be opened
   in Colab); a link to the offline copy of the whole book (a zip that
   ``tools/offline_zip.py`` writes and CI publishes at the top of the
-  site) in the download menu; no full-screen button (of no use on a
-  phone).
+  site), to the PDF edition and to the zip of all notebooks (both
+  written by ``tools/build_pdf.py``) in the download menu; no
+  full-screen button (of no use on a phone).
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ HERE = Path(__file__).resolve().parent
 STATIC = HERE.parent / "_static"
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 OFFLINE_ZIP = "diffusion-models-book-offline.zip"
+PDF = "diffusion-models-book.pdf"                   # tools/build_pdf.py
+NOTEBOOKS_ZIP = "diffusion-models-book-notebooks.zip"  # tools/build_pdf.py
 VENDOR_JS = ("vendor/popper-2.11.8.min.js", "vendor/tippy-6.3.7.min.js")
 DESCRIPTION_LENGTH = 200
 
@@ -167,6 +170,21 @@ def _header_buttons(app, pagename, templatename, context, doctree) -> None:
                 "tooltip": "Download the whole book to read offline",
                 "icon": "fas fa-file-archive",
                 "label": "download-offline-zip-button",
+            }, {
+                "type": "link",
+                "url": context["pathto"](PDF, 1),
+                "text": "whole book (.pdf)",
+                "tooltip": "Download the whole book as a PDF",
+                "icon": "fas fa-file-pdf",
+                "label": "download-book-pdf-button",
+            }, {
+                "type": "link",
+                "url": context["pathto"](NOTEBOOKS_ZIP, 1),
+                "text": "all notebooks (.zip)",
+                "tooltip": "Download every chapter and solutions notebook "
+                           "with the book's package",
+                "icon": "fas fa-file-archive",
+                "label": "download-notebooks-zip-button",
             }]
         keep.append(button)
     context["header_buttons"] = keep

@@ -152,6 +152,9 @@
         var item = el.closest("li") || el;
         item.style.display = "none";
       });
+    // The landing page's link to the offline copy: plain text offline.
+    document.querySelectorAll("a.download-offline-zip-link")
+      .forEach(function (el) { el.removeAttribute("href"); });
   }
 
   function start() {

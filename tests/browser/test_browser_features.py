@@ -299,3 +299,25 @@ def test_every_page_links_the_offline_copy(site, browse_http, pytestconfig):
         response = page.request.get(href)
         assert response.ok, f"{href}: HTTP {response.status}"
         assert response.body()[:2] == b"PK", "not a zip"
+
+
+def test_pdf_and_notebooks_zip_are_linked(site, browse_http, pytestconfig):
+    """The download menu of every page and the landing page link the PDF
+    edition and the zip of notebooks (tools/build_pdf.py); where they are
+    published beside the site (CI, the Pages workflow) the links work."""
+    files = {"diffusion-models-book.pdf": b"%PDF",
+             "diffusion-models-book-notebooks.zip": b"PK"}
+    for path in ("chapters/01_markov_chains.html", "book/intro.html"):
+        page, visit = browse_http.open(path)
+        for name, magic in files.items():
+            link = page.locator(f"a[href$='{name}']")
+            assert link.count() >= 1, f"{path}: no link to {name}"
+            href = link.first.evaluate("a => a.href")
+            assert href == browse_http.url(name), href
+            published = (site / name).is_file()
+            if pytestconfig.getoption("--require-site"):
+                assert published, f"{name} is not published in {site}"
+            if published:
+                response = page.request.get(href)
+                assert response.ok, f"{href}: HTTP {response.status}"
+                assert response.body()[:len(magic)] == magic, name
