@@ -760,7 +760,7 @@ def as_v_model(model: MLPDenoiser, s: Schedule | None = None, *,
     v_model(x_t, t) = v̂_θ(x_t, t) ≈ E[√ᾱ_t ε − √(1 − ᾱ_t) x_0 | x_t],
     float64, like :func:`as_eps_model` (unconditional networks only).
 
-    Book: chapter 10, eq. (10.8)
+    Book: chapter 10, eq. (eq-10-v)
     """
     model = _check_model(model)
     if getattr(model, "prediction", "eps") != "v":
@@ -852,6 +852,8 @@ def save(model: MLPDenoiser, path) -> None:
             "timesteps": torch.from_numpy(np.array(s.timesteps)),
         },
     }
+    if getattr(model, "prediction", "eps") != "eps":
+        payload["prediction"] = model.prediction    # (target="v")
     torch.save(payload, os.fspath(path))
 
 
@@ -879,6 +881,7 @@ def load(path) -> MLPDenoiser:
     sched = payload["schedule"]
     model.schedule = Schedule(sched["beta"].numpy(), name=sched["name"],
                               timesteps=sched["timesteps"].numpy())
+    model.prediction = payload.get("prediction", "eps")
     model.eval()
     return model
 

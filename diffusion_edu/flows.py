@@ -89,7 +89,7 @@ def coefficients(t, path: Path = "linear") -> Coefficients:
     linear: a = 1 − t, b = t, a' = −1, b' = 1;
     vp: a = cos(πt/2), b = sin(πt/2), a' = −(π/2) b, b' = (π/2) a.
 
-    Book: chapter 10, eq. (10.1)
+    Book: chapter 10, eq. (eq-10-interpolant)
     """
     t = _time(t)
     if path == "linear":
@@ -115,7 +115,7 @@ def _pair(x, other, name_x, name_other):
 def interpolate(x0, eps, t, path: Path = "linear") -> np.ndarray:
     """x_t = a_t x_0 + b_t ε, shape (N, D).
 
-    Book: chapter 10, eq. (10.1)
+    Book: chapter 10, eq. (eq-10-interpolant)
     """
     x0, eps = _pair(x0, eps, "x0", "eps")
     c = coefficients(t, path)
@@ -127,7 +127,7 @@ def conditional_velocity(x0, eps, t, path: Path = "linear") -> np.ndarray:
 
     For the linear path it is ε − x_0, the same at every t.
 
-    Book: chapter 10, eq. (10.2)
+    Book: chapter 10, eq. (eq-10-conditional-velocity)
     """
     x0, eps = _pair(x0, eps, "x0", "eps")
     c = coefficients(t, path)
@@ -140,7 +140,7 @@ def vp_alpha_bar(t, path: Path = "linear") -> float:
     x_t / r_t = √ᾱ x_0 + √(1 − ᾱ) ε with r_t = √(a_t² + b_t²) and
     ᾱ = a_t² / r_t²: the same signal-to-noise ratio a_t² / b_t².
 
-    Book: chapter 10, eq. (10.5)
+    Book: chapter 10, eq. (eq-10-snr-map)
     """
     c = coefficients(t, path)
     return c.a ** 2 / (c.a ** 2 + c.b ** 2)
@@ -161,7 +161,7 @@ def posterior_mean_x0(data, x, t, path: Path = "linear") -> np.ndarray:
         t: time in [0, 1].
         path: "linear" or "vp".
 
-    Book: chapter 10, eq. (10.5)
+    Book: chapter 10, eq. (eq-10-snr-map)
     """
     if not hasattr(data, "posterior_mean_x0"):
         raise TypeError("data must be a toy_data distribution with a "
@@ -189,7 +189,7 @@ def marginal_velocity(data, x, t, path: Path = "linear") -> np.ndarray:
     ε̂ = (x − a_t x̂_0) / b_t (ε̂ = 0 at t = 0, its limit for a smooth
     density).
 
-    Book: chapter 10, eq. (10.4)
+    Book: chapter 10, eq. (eq-10-marginal-velocity)
     """
     x = as_data(x, "x")
     c = coefficients(t, path)
@@ -202,7 +202,7 @@ def marginal_velocity(data, x, t, path: Path = "linear") -> np.ndarray:
 def velocity_model(data, path: Path = "linear") -> VelocityFn:
     """The exact field as a function ``u(x, t)`` for :func:`integrate`.
 
-    Book: chapter 10, eq. (10.4)
+    Book: chapter 10, eq. (eq-10-marginal-velocity)
     """
     if path not in PATHS:
         raise ValueError(f"path must be one of {PATHS}; got {path!r}")
@@ -220,7 +220,7 @@ def marginal_pdf(data, x, t, path: Path = "linear") -> np.ndarray:
     variance-preserving marginal q_VP at ᾱ = a_t² / r_t² (change of
     variables x = r_t z). Needs 0 < t < 1.
 
-    Book: chapter 10, eq. (10.3)
+    Book: chapter 10, eq. (eq-10-continuity)
     """
     x = as_data(x, "x")
     c = coefficients(t, path)
@@ -246,7 +246,7 @@ def velocity_from_v_model(v_model, s: Schedule, path: Path = "linear",
         s: the schedule of the training.
         path, t_max: as in :func:`schedule_for_path`.
 
-    Book: chapter 10, eq. (10.8)
+    Book: chapter 10, eq. (eq-10-v)
     """
     if not callable(v_model):
         raise TypeError("v_model must be a callable v_model(x, k); got "
@@ -286,7 +286,7 @@ def _nonzero(value: float, what: str, t: float) -> None:
 def velocity_from_x0(x, x0_hat, t, path: Path = "linear") -> np.ndarray:
     """u = a' x̂_0 + b' (x − a x̂_0) / b (needs b_t > 0).
 
-    Book: chapter 10, eq. (10.7)
+    Book: chapter 10, eq. (eq-10-to-velocity)
     """
     x, x0_hat = _pair(x, x0_hat, "x", "x0_hat")
     c = coefficients(t, path)
@@ -297,7 +297,7 @@ def velocity_from_x0(x, x0_hat, t, path: Path = "linear") -> np.ndarray:
 def velocity_from_eps(x, eps_hat, t, path: Path = "linear") -> np.ndarray:
     """u = a' (x − b ε̂) / a + b' ε̂ (needs a_t > 0).
 
-    Book: chapter 10, eq. (10.7)
+    Book: chapter 10, eq. (eq-10-to-velocity)
     """
     x, eps_hat = _pair(x, eps_hat, "x", "eps_hat")
     c = coefficients(t, path)
@@ -308,7 +308,7 @@ def velocity_from_eps(x, eps_hat, t, path: Path = "linear") -> np.ndarray:
 def velocity_from_score(x, score, t, path: Path = "linear") -> np.ndarray:
     """u from the score ∇ log p_t(x) = −ε̂ / b_t (needs a_t, b_t > 0).
 
-    Book: chapter 10, eq. (10.7)
+    Book: chapter 10, eq. (eq-10-to-velocity)
     """
     x, score = _pair(x, score, "x", "score")
     c = coefficients(t, path)
@@ -323,7 +323,7 @@ def velocity_from_v(x, v_hat, t, path: Path = "linear") -> np.ndarray:
     x̂_0 = c z − s v, ε̂ = s z + c v, u = a' x̂_0 + b' ε̂ (defined for
     every t ∈ [0, 1]).
 
-    Book: chapter 10, eq. (10.8)
+    Book: chapter 10, eq. (eq-10-v)
     """
     x, v_hat = _pair(x, v_hat, "x", "v_hat")
     co = coefficients(t, path)
@@ -342,7 +342,7 @@ def x0_from_velocity(x, u, t, path: Path = "linear") -> np.ndarray:
 
     Solves x = a x̂_0 + b ε̂, u = a' x̂_0 + b' ε̂ for x̂_0.
 
-    Book: chapter 10, eq. (10.6)
+    Book: chapter 10, eq. (eq-10-from-velocity)
     """
     x, u = _pair(x, u, "x", "u")
     c = coefficients(t, path)
@@ -352,7 +352,7 @@ def x0_from_velocity(x, u, t, path: Path = "linear") -> np.ndarray:
 def eps_from_velocity(x, u, t, path: Path = "linear") -> np.ndarray:
     """ε̂ = (a u − a' x) / Δ with Δ = a b' − b a'.
 
-    Book: chapter 10, eq. (10.6)
+    Book: chapter 10, eq. (eq-10-from-velocity)
     """
     x, u = _pair(x, u, "x", "u")
     c = coefficients(t, path)
@@ -362,7 +362,7 @@ def eps_from_velocity(x, u, t, path: Path = "linear") -> np.ndarray:
 def score_from_velocity(x, u, t, path: Path = "linear") -> np.ndarray:
     """∇ log p_t(x) = −ε̂ / b_t (needs b_t > 0).
 
-    Book: chapter 10, eq. (10.6)
+    Book: chapter 10, eq. (eq-10-from-velocity)
     """
     c = coefficients(t, path)
     _nonzero(c.b, "b_t", t)
@@ -372,7 +372,7 @@ def score_from_velocity(x, u, t, path: Path = "linear") -> np.ndarray:
 def v_from_velocity(x, u, t, path: Path = "linear") -> np.ndarray:
     """v = (a ε̂ − b x̂_0) / r with r = √(a² + b²).
 
-    Book: chapter 10, eq. (10.8)
+    Book: chapter 10, eq. (eq-10-v)
     """
     c = coefficients(t, path)
     r = np.hypot(c.a, c.b)
@@ -393,7 +393,7 @@ def schedule_for_path(T: int, path: Path = "linear",
     value, so with t_max = 1 the last ᾱ is replaced by a tiny positive
     number (the network still sees pure noise there).
 
-    Book: chapter 10, eq. (10.5)
+    Book: chapter 10, eq. (eq-10-snr-map)
     """
     T = as_int(T, "T", minimum=1)
     t_max = float(as_float_array(t_max, "t_max", ndim=0))
@@ -409,7 +409,7 @@ def time_grid(num_steps: int, start: float = 1.0,
               end: float = 0.0) -> np.ndarray:
     """num_steps + 1 evenly spaced times from ``start`` to ``end``.
 
-    Book: chapter 10, eq. (10.9)
+    Book: chapter 10, eq. (eq-10-euler)
     """
     num_steps = as_int(num_steps, "num_steps", minimum=1)
     start, end = _time(start), _time(end)
@@ -437,7 +437,7 @@ def integrate(velocity, x, times, method: Literal["euler", "heun"]
     Returns:
         x at times[-1], shape (N, D) (and the trajectory).
 
-    Book: chapter 10, eq. (10.9)
+    Book: chapter 10, eq. (eq-10-euler)
     """
     if not callable(velocity):
         raise TypeError("velocity must be a callable u(x, t); got "
@@ -485,7 +485,7 @@ def straightness(trajectory, times) -> float:
     Returns:
         S >= 0, a float.
 
-    Book: chapter 10, eq. (10.10)
+    Book: chapter 10, eq. (eq-10-straightness)
     """
     traj = as_float_array(trajectory, "trajectory", ndim=3)
     times = as_float_array(times, "times", ndim=1)

@@ -251,6 +251,24 @@ def test_v_target_training_and_velocity_from_v_model():
         denoiser.as_v_model(eps_net)
 
 
+def test_a_saved_v_network_loads_as_a_v_network(tmp_path):
+    torch = pytest.importorskip("torch")
+    from diffusion_edu import denoiser
+
+    torch.set_num_threads(1)
+    s = flows.schedule_for_path(20)
+    net = denoiser.train_denoiser(GAUSS, s, steps=3, target="v",
+                                  seed=0).model
+    denoiser.save(net, tmp_path / "v.pt")
+    back = denoiser.load(tmp_path / "v.pt")
+    assert back.prediction == "v"
+    x = np.linspace(-1, 1, 5)[:, None]
+    assert np.array_equal(denoiser.as_v_model(back)(x, 7),
+                          denoiser.as_v_model(net)(x, 7))
+    with pytest.raises(ValueError, match="as_v_model"):
+        denoiser.as_eps_model(back)
+
+
 def test_noise_pairs_are_used_as_the_coupling():
     torch = pytest.importorskip("torch")
     from diffusion_edu import denoiser

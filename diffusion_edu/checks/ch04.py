@@ -207,10 +207,12 @@ def check_posterior_mean_var(answer, strict: bool = False) -> CheckResult:
                     "the x_t coefficient has sqrt(alpha_t), the mean "
                     "factor of one forward step, not alpha_t."),
         ],
-        hint="mu_tilde = sqrt(alpha_bar_(t-1)) beta_t / (1 - alpha_bar_t) "
-             "x_0 + sqrt(alpha_t) (1 - alpha_bar_(t-1)) / (1 - "
-             "alpha_bar_t) x_t, and the variance is s.beta_tilde[t]; "
-             "alpha_bar_(t-1) is s.alpha_bar[t - 1].")
+        hint="compare your two coefficients with eq. (4.5) one factor at "
+             "a time, for one t by hand: the x_0 coefficient uses "
+             "alpha_bar at t - 1 (s.alpha_bar[t - 1]), the x_t "
+             "coefficient alpha_t (not alpha_bar_t), and their sum is "
+             "not 1. The variance is eq. (4.4), a variance, not a "
+             "standard deviation.")
 
 
 # ---------------------------------------------------------------------------
@@ -272,10 +274,11 @@ def check_x0_from_eps(answer, strict: bool = False) -> CheckResult:
                     "alpha_bar_t = s.alpha_bar[t], not the one-step "
                     "alpha_t."),
         ],
-        hint="invert the reparameterisation x_t = sqrt(alpha_bar_t) x_0 "
-             "+ sqrt(1 - alpha_bar_t) eps (eq. (3.7) of Chapter 3) for "
-             "x_0: x_0 = (x_t - sqrt(1 - alpha_bar_t) eps) / "
-             "sqrt(alpha_bar_t).")
+        hint="solve eq. (3.7) of Chapter 3 for x_0 on paper first, then "
+             "test your function on it: with x_t built from a known x_0 "
+             "and eps, it must give that x_0 back exactly. Watch the "
+             "order of operations (subtract before you divide) and "
+             "which coefficients carry a square root.")
 
 
 # ---------------------------------------------------------------------------
@@ -331,10 +334,12 @@ def check_posterior_mean_eps(answer, strict: bool = False) -> CheckResult:
                     "after removing the noise, divide by sqrt(alpha_t) "
                     "to undo the shrinking of the forward step."),
         ],
-        hint="substitute x_0 = (x_t - sqrt(1 - alpha_bar_t) eps) / "
-             "sqrt(alpha_bar_t) into mu_tilde and simplify: "
-             "mu_tilde = (x_t - beta_t / sqrt(1 - alpha_bar_t) eps) / "
-             "sqrt(alpha_t).")
+        hint="your answer must agree with eq. (4.5) after x_0 is "
+             "replaced by eq. (4.6): compute both for one t and compare. "
+             "Simplify with 1 - alpha_bar_t = (1 - alpha_bar_(t-1)) "
+             "alpha_t + beta_t; the result has one division by "
+             "sqrt(alpha_t) and the eps term carries beta_t, not "
+             "sqrt(beta_t).")
 
 
 # ---------------------------------------------------------------------------
@@ -423,6 +428,8 @@ def check_reverse_step_moments(answer, strict: bool = False
                     "the within-posterior variance is beta_tilde_t (the "
                     "variance of q(x_(t-1) | x_t, x_0)), not beta_t."),
         ],
-        hint="mean = c0 E[x_0 | x_t] + ct x_t (mu_tilde is linear in "
-             "x_0); variance = beta_tilde_t + c0^2 Var[x_0 | x_t] (law "
-             "of total variance).")
+        hint="average eq. (4.5) over q(x_0 | x_t) (eq. (4.10)): the mean "
+             "uses E[x_0 | x_t] where eq. (4.5) has x_0, and the variance "
+             "has two parts by the law of total variance (eq. (4.11)); "
+             "the second is scaled by the square of the x_0 "
+             "coefficient.")

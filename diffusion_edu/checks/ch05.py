@@ -129,8 +129,10 @@ def check_gaussian_kl(answer, strict: bool = False) -> CheckResult:
                     "so its KL is the SUM of the D one-dimensional KLs: "
                     "return one number per row, shape (N,)."),
         ],
-        hint="KL = 0.5 sum_d [log(var2 / var1) + (var1 + (mu1 - mu2)^2) / "
-             "var2 - 1], one value per row.")
+        hint="compare with eq. (5.6) term by term, for one row by hand: "
+             "which variance is in the denominators (that of the second "
+             "argument), the factor 1/2, the -1 per coordinate, and a "
+             "sum over the D coordinates that leaves one value per row.")
 
 
 # ---------------------------------------------------------------------------
@@ -203,8 +205,10 @@ def check_decoder_nll(answer, strict: bool = False) -> CheckResult:
                     "log N(x; mu, var) = -0.5 log(2 pi var) - (x - mu)^2 / "
                     "(2 var): the squared error is divided by 2 var."),
         ],
-        hint="L_0 = 0.5 sum_d [log(2 pi var) + (x_0 - mean)^2 / var], one "
-             "value per row.")
+        hint="L_0 is the negative log-density of a Gaussian, eq. (5.8): "
+             "check its sign, the log(2 pi var) term, that var is a "
+             "variance (not a standard deviation), and a sum over the D "
+             "coordinates that leaves one value per row.")
 
 
 # ---------------------------------------------------------------------------
@@ -336,11 +340,12 @@ def check_per_step_kl(answer, strict: bool = False) -> CheckResult:
                     "part of the value of L_(t-1) (and it is 0 only "
                     "when sigma^2 = beta_tilde_t)."),
         ],
-        hint="compute mu_tilde and beta_tilde from (x_0, x_t), mu_theta = "
-             "(x_t - beta_t / sqrt(1 - alpha_bar_t) eps_hat) / "
-             "sqrt(alpha_t), then KL = 0.5 sum_d [log(sigma^2 / "
-             "beta_tilde) + (beta_tilde + (mu_tilde - mu_theta)^2) / "
-             "sigma^2 - 1].")
+        hint="build the two Gaussians of the KL separately and test each: "
+             "the posterior (eqs. (4.4) and (4.5) of Chapter 4, from x_0 "
+             "and x_t) and the model step (mean from eps_hat as in eq. "
+             "(4.7), variance sigma_t^2); then apply eq. (5.6) with the "
+             "posterior first. At t = 2 the two means are close, so "
+             "compute in float64.")
 
 
 # ---------------------------------------------------------------------------
@@ -414,5 +419,7 @@ def check_elbo_weight(answer, strict: bool = False) -> CheckResult:
                     "the factor comes from 1 / sqrt(alpha_t) in mu_tilde "
                     "(one step), not from alpha_bar_t."),
         ],
-        hint="w_t = beta_t^2 / (2 sigma_t^2 alpha_t (1 - "
-             "alpha_bar_t)).")
+        hint="derive w_t from eq. (5.9): it is the square of the eps "
+             "coefficient of the mean difference divided by 2 sigma_t^2. "
+             "Check one t by hand and that sigma_t^2 enters as a "
+             "variance.")

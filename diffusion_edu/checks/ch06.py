@@ -148,8 +148,11 @@ def check_ddpm_step(answer, strict: bool = False) -> CheckResult:
     return run_check(
         "one DDPM step x_(t-1) = mu_theta + sigma_t z", answer,
         _ddpm_reference, _ddpm_cases(), mistakes=mistakes, strict=strict,
-        hint="x_(t-1) = (x_t - beta_t / sqrt(1 - alpha_bar_t) eps) / "
-             "sqrt(alpha_t) + sqrt(beta_t) z, with no noise at t = 1.")
+        hint="a step is the mean of eq. (6.1) plus a noise term: test "
+             "the mean alone first (noise = 0) against eq. (4.7) of "
+             "Chapter 4, then the noise scale, the square root of the "
+             "variance sigma_t^2 = beta_t; at t = 1 the book's convention "
+             "returns the mean.")
 
 
 # ---------------------------------------------------------------------------
@@ -247,9 +250,11 @@ def check_simple_loss(answer, strict: bool = False) -> CheckResult:
                     "(np.mean of the squared errors), as train_denoiser "
                     "does."),
         ],
-        hint="x_t = sqrt(alpha_bar_t) x0 + sqrt(1 - alpha_bar_t) noise "
-             "with alpha_bar_t = s.alpha_bar[t][:, None]; return "
-             "np.mean((noise - eps_model(x_t, t)) ** 2).")
+        hint="print the shapes: each example has its own t, so "
+             "alpha_bar_t must be a column of shape (N, 1), and x_t is "
+             "built as in eq. (3.7) of Chapter 3. The loss compares the "
+             "noise you drew with the model's prediction at (x_t, t), "
+             "averaged over examples and coordinates.")
 
 
 # ---------------------------------------------------------------------------
@@ -335,5 +340,7 @@ def check_energy_distance(answer, strict: bool = False) -> CheckResult:
                     "N x N matrix); leaving out i = k gives the unbiased "
                     "U-statistic, a different estimate."),
         ],
-        hint="average ||a_i - b_j|| over all pairs (i, j), twice, minus "
-             "the averages over all pairs within a and within b.")
+        hint="compare with eq. (6.2) term by term on two tiny data sets "
+             "you can do by hand (two points each): distances, not "
+             "squared distances; the cross term counted twice; the "
+             "within-set averages include the pairs (i, i).")

@@ -144,8 +144,10 @@ def check_langevin_step(answer, strict: bool = False) -> CheckResult:
                     "independent z: rng.standard_normal(x.shape), not "
                     "one number rng.standard_normal()."),
         ],
-        hint="x_new = x + step_size * score_fn(x) + sqrt(2 step_size) z "
-             "with z = rng.standard_normal(x.shape), drawn once.")
+        hint="compare with eq. (7.1): the drift is the step size times "
+             "the score at the current point, the noise is a standard "
+             "deviation (square root of twice the step size), and z is "
+             "drawn once per step with the shape of x.")
 
 
 # ---------------------------------------------------------------------------
@@ -245,9 +247,10 @@ def check_dsm_loss(answer, strict: bool = False) -> CheckResult:
                     "average over the N examples (a Monte Carlo mean), "
                     "do not sum over them."),
         ],
-        hint="x~ = x0 + sigma * noise; return 0.5 * the mean over "
-             "examples of the squared norm of score_fn(x~) + noise / "
-             "sigma.")
+        hint="compare with eq. (7.2): the score is evaluated at the "
+             "noisy point, its target is -noise / sigma, and the loss "
+             "is one half of the squared norm (summed over coordinates), "
+             "averaged over examples.")
 
 
 # ---------------------------------------------------------------------------
@@ -327,7 +330,8 @@ def check_score_from_eps(answer, strict: bool = False) -> CheckResult:
                     "np.sqrt(1 - alpha_bar_t), the standard deviation of "
                     "the noise in x_t."),
         ],
-        hint="solve eps = -sqrt(1 - alpha_bar_t) * score for the score, "
-             "with alpha_bar_t = s.alpha_bar[t] (index t). If only t = 1 "
-             "fails, by a small amount, compute in float64: 1 - "
-             "alpha_bar_1 = 1e-4 loses digits in float32.")
+        hint="solve eq. (7.4) for the score on paper, then check the "
+             "sign and the scale at one t by hand (alpha_bar_t is "
+             "s.alpha_bar[t]). If only t = 1 fails, by a small amount, "
+             "compute in float64: 1 - alpha_bar_1 = 1e-4 loses digits "
+             "in float32.")
