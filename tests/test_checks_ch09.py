@@ -21,20 +21,20 @@ def stub(*args, **kwargs):
 
 
 def posterior_by_hand(mixture, x, s, t):
+    # log w_k + log N_k(x) component by component, then Bayes' rule with
+    # the largest log term of each point factored out (no 0 / 0)
     ab = s.alpha_bar[t]
-    cols = []
-    for c in mixture.classes:
-        total = 0.0
-        for w, m, v, lab in zip(mixture.weights, mixture.means,
-                                mixture.variances, mixture.labels,
-                                strict=True):
-            if lab != c:
-                continue
-            var = ab * v + 1 - ab
-            dens = np.prod(np.exp(-(x - np.sqrt(ab) * m) ** 2 / (2 * var))
-                           / np.sqrt(2 * np.pi * var), axis=1)
-            total = total + w * dens
-        cols.append(total)
+    logs = []
+    for w, m, v in zip(mixture.weights, mixture.means, mixture.variances,
+                       strict=True):
+        var = ab * v + 1 - ab
+        logs.append(np.log(w) + np.sum(
+            -(x - np.sqrt(ab) * m) ** 2 / (2 * var)
+            - 0.5 * np.log(2 * np.pi * var), axis=1))
+    logs = np.stack(logs, axis=1)                            # (N, K)
+    dens = np.exp(logs - logs.max(axis=1, keepdims=True))
+    cols = [dens[:, np.asarray(mixture.labels) == c].sum(axis=1)
+            for c in mixture.classes]
     p = np.stack(cols, axis=1)
     return p / p.sum(axis=1, keepdims=True)
 
@@ -127,3 +127,28 @@ def test_cfg_and_network_references_agree_at_w_zero_with_conditional():
 def test_checks_are_exported_from_package():
     for name in ch09.__all__:
         assert getattr(checks, name) is getattr(ch09, name)
+
+
+def posterior_without_logs(mixture, x, s, t):
+    # a learner's answer that multiplies the densities out directly
+    ab = s.alpha_bar[t]
+    cols = []
+    for c in mixture.classes:
+        keep = mixture.labels == c
+        var = ab * mixture.variances[keep] + 1 - ab
+        diff = x[:, None] - np.sqrt(ab) * mixture.means[keep]
+        dens = (mixture.weights[keep]
+                * np.exp(-0.5 * np.sum(diff ** 2 / var, axis=2))
+                / np.sqrt(np.prod(2 * np.pi * var, axis=1)))
+        cols.append(dens.sum(axis=1))
+    p = np.stack(cols, axis=1)
+    return p / p.sum(axis=1, keepdims=True)
+
+
+def test_posterior_check_rejects_densities_without_logarithms():
+    # the statement asks for logarithms so that far-away points do not
+    # give 0 / 0; an answer that gives NaN there must not pass
+    result = ch09.check_class_posterior(posterior_without_logs)
+    assert result.status == "failed"
+    assert result.mistake == "densities without logarithms"
+    assert any("far from the data" in f for f in result.failed)

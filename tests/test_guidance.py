@@ -148,3 +148,46 @@ def test_bad_inputs_raise_clear_errors():
         guidance.classifier_guided_eps(S, X, 3, X, X[:3], 1.0)
     with pytest.raises(TypeError):
         guidance.guided_eps_model(None, MIX.eps_model(S), 1.0)
+
+
+def test_guided_eps_model_combines_the_branches_with_the_right_weights():
+    # an independent (1 + w) eps_c - w eps_u; swapped branches would
+    # give (1 + w) eps_u - w eps_c and fail
+    t, w = 40, 2.5
+    e_c, e_u = MIX.conditional(0).eps_model(S), MIX.eps_model(S)
+    model = guidance.guided_eps_model(e_c, e_u, w)
+    expected = (1 + w) * MIX.conditional(0).eps(X, S, t) - w * MIX.eps(
+        X, S, t)
+    np.testing.assert_allclose(model(X, t), expected, rtol=1e-12,
+                               atol=1e-14)
+
+
+def test_sharpened_log_density_is_both_forms_of_the_sharpened_density():
+    # log p(x|c) + w log p(c|x) = (1 + w) log p(x|c) - w log p(x)
+    # + w log pi_c, with p(c|x) computed here from the mixture's pdfs
+    for label, w in [(0, 0.5), (2, 3.0)]:
+        log_c = MIX.conditional(label).log_pdf(X)
+        pi_c = MIX.weights[MIX.labels == label].sum()
+        post = pi_c * np.exp(log_c) / MIX.pdf(X)
+        np.testing.assert_allclose(
+            guidance.sharpened_log_density(MIX, X, label, w),
+            log_c + w * np.log(post), rtol=1e-10)
+        np.testing.assert_allclose(
+            guidance.sharpened_log_density(MIX, X, label, w),
+            (1 + w) * log_c - w * MIX.log_pdf(X) + w * np.log(pi_c),
+            rtol=1e-10)
+
+
+def test_clean_class_posterior_and_mean_distance_on_the_grid():
+    post = np.exp(guidance.log_class_posterior(MIX, X))
+    for j in range(3):
+        expected = (MIX.weights[j] * MIX.conditional(j).pdf(X)
+                    / MIX.pdf(X))
+        np.testing.assert_allclose(post[:, j], expected, rtol=1e-10)
+    # E|x - m| of N(m, v I) in 2-D is sqrt(v pi / 2)
+    xs = np.linspace(-4, 4, 401)
+    mo = guidance.grid_moments(
+        lambda p: MIX.conditional(1).log_pdf(p), xs, xs,
+        centre=MIX.means[1])
+    assert mo["mean_dist"] == pytest.approx(np.sqrt(0.1 * np.pi / 2),
+                                            rel=1e-6)

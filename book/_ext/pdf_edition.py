@@ -12,6 +12,8 @@ edits that file between the two steps:
   under another name than the one its references use, so every
   "Exercise \\ref{...}" would print "Exercise ??". The references get the
   number that sphinx-exercise printed in the exercise's title.
+* **Figures do not float**: each stays below the code that draws it (a
+  float inside the box of an exercise or solution is a LaTeX error).
 * **Contents** is the title of the table of contents (Sphinx would use the
   caption of the first part), and the indices of internal labels are left
   out.
@@ -155,6 +157,9 @@ def _config_inited(app: Sphinx, config) -> None:
                                    "{Contents}\n\\sphinxtableofcontents")
     # the indices would list internal labels, not words a reader looks up
     elements["printindex"] = ""
+    # figures stay where the code that draws them is; a float would also
+    # be illegal inside the boxes of exercises and solutions
+    elements["figure_align"] = "H"
     config.latex_elements = elements
     config.latex_domain_indices = False
 

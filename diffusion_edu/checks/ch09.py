@@ -94,6 +94,19 @@ def _posterior_components(mixture, x, s, t):
     return p / p.sum(1, keepdims=True)
 
 
+def _posterior_no_logs(mixture, x, s, t):
+    # densities multiplied out directly: 0 / 0 far from the data
+    ab = s.alpha_bar[t]
+    var = ab * mixture.variances + 1 - ab                    # (K, D)
+    diff = x[:, None] - np.sqrt(ab) * mixture.means          # (N, K, D)
+    dens = (mixture.weights
+            * np.exp(-0.5 * np.sum(diff ** 2 / var, axis=2))
+            / np.sqrt(np.prod(2 * np.pi * var, axis=1)))     # (N, K)
+    r = dens / dens.sum(1, keepdims=True)
+    return np.stack([r[:, mixture.labels == c].sum(1)
+                     for c in mixture.classes], axis=1)
+
+
 def _posterior_cases() -> list[Case]:
     rng = np.random.default_rng(901)
     ang = np.deg2rad([90, 210, 330])
@@ -111,6 +124,9 @@ def _posterior_cases() -> list[Case]:
              (three, rng.standard_normal((6, 2)), lin, 1)),
         Case("3 classes, linear(1000), t = 200",
              (three, rng.standard_normal((6, 2)), lin, 200)),
+        Case("3 classes, linear(1000), t = 1, points far from the data",
+             (three, np.array([[50.0, 0.0], [-40.0, 30.0], [0.5, 0.5]]),
+              lin, 1)),
         Case("2 classes of 2 components each, cosine(200), t = 60",
              (paired, 1.5 * rng.standard_normal((8, 2)), cos, 60)),
         Case("2 classes of 2 components, cosine(200), t = 150 (noisy)",
@@ -149,6 +165,11 @@ def check_class_posterior(answer, strict: bool = False) -> CheckResult:
                     "a class may own several components: sum the "
                     "responsibilities of all components with that label "
                     "(column j is the class mixture.classes[j])."),
+            Mistake("densities without logarithms", _posterior_no_logs,
+                    "far from the data every Gaussian density underflows "
+                    "to 0 and the ratio is 0 / 0: work with the log "
+                    "densities and subtract the largest one of each point "
+                    "before exponentiating (log-sum-exp)."),
         ],
         hint="compute log w_k + log N(x_t; sqrt(ab) m_k, ab v_k + 1 - ab) "
              "for every component (ab = s.alpha_bar[t]), normalise over "
@@ -214,8 +235,9 @@ def check_cfg_eps(answer, strict: bool = False) -> CheckResult:
                     "w (eps_c - eps_u) is only the guidance direction; "
                     "add it to eps_c: (1 + w) eps_c - w eps_u."),
         ],
-        hint="return (1 + w) * eps_cond - w * eps_uncond; at w = 0 it is "
-             "the conditional prediction.")
+        hint="guidance adds w times the direction eps_cond - eps_uncond "
+             "to the CONDITIONAL prediction; test your formula: w = 0 "
+             "must give eps_cond and w = -1 eps_uncond.")
 
 
 # ---------------------------------------------------------------------------
@@ -378,5 +400,7 @@ def check_cfg_from_network(answer, strict: bool = False) -> CheckResult:
                     "prediction through the conditional one: eps_c + "
                     "w (eps_c - eps_u)."),
         ],
-        hint="eps_c = eps_net(x, t, label), eps_u = eps_net(x, t, None); "
-             "return (1 + w) * eps_c - w * eps_u.")
+        hint="call the network twice, with the label and with None (the "
+             "token 'no label'), and combine the two predictions with "
+             "the weight w as in the exercise on the classifier-free "
+             "combination (w = 0 must give the conditional one).")

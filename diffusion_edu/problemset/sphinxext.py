@@ -20,11 +20,14 @@ from pathlib import Path
 
 from docutils import nodes
 from sphinx.addnodes import pending_xref
+from sphinx.transforms.post_transforms import SphinxPostTransform
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
 from ._catalogue import CatalogueError, load_catalogue
 from ._notebooks import load_book
+
+SOLUTIONS_PREFIX = "solutions/"
 
 logger = logging.getLogger(__name__)
 _INLINE = re.compile(r"(\$[^$]+\$|`[^`]+`)")
@@ -293,9 +296,32 @@ def _missing_reference(app, env, node, contnode):
     return None
 
 
+class StudentSolutionLinks(SphinxPostTransform):
+    """In the student edition, markdown links to a solutions notebook
+    (``[text](../solutions/x_solutions.ipynb)``, which myst-parser turns
+    into references to a document that this edition does not build)
+    become plain text, before myst-parser's resolver would warn."""
+
+    default_priority = 7  # myst-parser resolves these at 9
+
+    def run(self, **kwargs) -> None:
+        if self.config.diffusion_edu_edition != "student":
+            return
+        for node in list(self.document.findall(pending_xref)):
+            if node.get("reftype") != "myst" or \
+                    node.get("refdomain") != "doc":
+                continue
+            if not str(node.get("reftarget", "")).startswith(
+                    SOLUTIONS_PREFIX):
+                continue
+            text = f"{node.astext()} (not included in this edition)"
+            node.replace_self(nodes.inline(text, text))
+
+
 def setup(app):
     app.add_config_value("diffusion_edu_edition", "full", "env",
                          types=[str])
+    app.add_post_transform(StudentSolutionLinks)
     app.add_directive("exercise-index", ExerciseIndex)
     app.add_directive("exercise-time-table", ExerciseTimeTable)
     app.connect("missing-reference", _missing_reference)
