@@ -152,3 +152,30 @@ def test_posterior_check_rejects_densities_without_logarithms():
     assert result.status == "failed"
     assert result.mistake == "densities without logarithms"
     assert any("far from the data" in f for f in result.failed)
+
+
+def posterior_columns_by_label_value(mixture, x, s, t):
+    # a learner's answer that uses the label itself as the column index
+    r = guidance.class_posterior(mixture, x, s, t)
+    out = np.zeros((len(x), len(mixture.classes)))
+    for j, c in enumerate(mixture.classes):
+        if c < out.shape[1]:
+            out[:, c] = r[:, j]
+    return out
+
+
+def posterior_classes_as_range(mixture, x, s, t):
+    # a learner's answer that assumes the classes are 0, 1, ..., C - 1
+    p = posterior_by_hand(mixture, x, s, t)
+    cols = [p[:, list(mixture.classes).index(c)]
+            if c in mixture.classes else np.zeros(len(x))
+            for c in range(len(mixture.classes))]
+    return np.stack(cols, axis=1)
+
+
+@pytest.mark.parametrize("answer", [posterior_columns_by_label_value,
+                                    posterior_classes_as_range])
+def test_posterior_check_needs_columns_in_the_order_of_classes(answer):
+    result = ch09.check_class_posterior(answer)
+    assert result.status == "failed"
+    assert any("labelled 5 and 2" in f for f in result.failed)

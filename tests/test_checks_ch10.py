@@ -96,3 +96,34 @@ def test_euler_reference_converges_to_the_exact_flow():
 def test_checks_are_exported_from_package():
     for name in ch10.__all__:
         assert getattr(checks, name) is getattr(ch10, name)
+
+
+def test_learner_style_slips_are_named():
+    """Slips written the way a learner writes them get their own hint."""
+    w = np.pi / 2
+
+    def cv_cos_sign(x0, eps, t, path):
+        if path == "linear":
+            return eps - x0
+        return w * np.sin(w * t) * x0 + w * np.cos(w * t) * eps
+
+    def vx_without_a(xt, x0_hat, t):
+        eps_hat = (xt - x0_hat) / t
+        return eps_hat - x0_hat
+
+    def euler_no_step_size(velocity, x1, num_steps):
+        x = np.array(x1, dtype=float)
+        for k in range(num_steps):
+            x = x - velocity(x, 1 - k / num_steps)
+        return x
+
+    for check, answer, name in [
+            (ch10.check_conditional_velocity, cv_cos_sign,
+             "sign of the derivative of the cosine"),
+            (ch10.check_velocity_from_x0, vx_without_a,
+             "factor (1 - t) dropped in eps_hat"),
+            (ch10.check_euler_sampler, euler_no_step_size,
+             "step size forgotten")]:
+        result = check(answer)
+        assert result.status == "failed", name
+        assert f"({name})" in result.report, result.report

@@ -118,6 +118,9 @@ def _posterior_cases() -> list[Case]:
                                 [0.2, -1.2]],
                                [[0.05, 0.1], [0.2, 0.05], [0.1, 0.1],
                                 [0.3, 0.02]], [0, 1, 0, 1])
+    odd = GaussianMixture2D([0.2, 0.3, 0.5],
+                            [[0.0, 1.0], [1.0, 0.0], [-1.0, 0.0]],
+                            [0.1, 0.2, 0.3], [5, 2, 5])
     lin, cos = sch.linear(1000), sch.cosine(200)
     return [
         Case("3 classes, linear(1000), t = 1 (almost clean)",
@@ -131,6 +134,9 @@ def _posterior_cases() -> list[Case]:
              (paired, 1.5 * rng.standard_normal((8, 2)), cos, 60)),
         Case("2 classes of 2 components, cosine(200), t = 150 (noisy)",
              (paired, rng.standard_normal((5, 2)), cos, 150)),
+        Case("classes labelled 5 and 2 (columns in the order of "
+             "mixture.classes, [2, 5]), cosine(200), t = 50",
+             (odd, rng.standard_normal((4, 2)), cos, 50)),
     ]
 
 

@@ -57,6 +57,13 @@ def _cv_vp_no_chain_rule(x0, eps, t, path):
     return -c.b * x0 + c.a * eps          # forgot the factor π/2
 
 
+def _cv_vp_cos_sign(x0, eps, t, path):
+    c = flows.coefficients(t, path)
+    if path == "linear":
+        return c.da * x0 + c.db * eps
+    return -c.da * x0 + c.db * eps        # d/dt cos taken as +sin
+
+
 def _cv_cases() -> list[Case]:
     rng = np.random.default_rng(1001)
     x0, eps = rng.standard_normal((2, 5, 2))
@@ -90,7 +97,8 @@ def check_conditional_velocity(answer, strict: bool = False
                     "in this book t = 0 is the data: a_0 = 1, b_0 = 0 "
                     "(evaluate a', b' at t, not at 1 - t). "
                     "Papers that put the data at t = 1 (Lipman et al.) "
-                    "write x_t = t x1 + (1 - t) x0: translate first."),
+                    "write x_s = s * data + (1 - s) * noise (their x1 is "
+                    "the data): translate with s = 1 - t first."),
             Mistake("a_t and b_t swapped", _cv_swapped,
                     "a_t multiplies the data x0 and b_t the noise eps."),
             Mistake("the interpolant instead of its derivative",
@@ -101,6 +109,11 @@ def check_conditional_velocity(answer, strict: bool = False
                     _cv_vp_no_chain_rule,
                     "d/dt cos(pi t / 2) = -(pi/2) sin(pi t / 2): keep "
                     "the factor pi/2 of the chain rule."),
+            Mistake("sign of the derivative of the cosine",
+                    _cv_vp_cos_sign,
+                    "d/dt cos(pi t / 2) = -(pi/2) sin(pi t / 2) is "
+                    "negative for t in (0, 1]: the data coefficient "
+                    "a_t shrinks as t grows."),
         ],
         hint="x_t = a_t x0 + b_t eps; differentiate a_t and b_t in t.")
 
@@ -127,6 +140,10 @@ def _vx_wrong_endpoint(xt, x0_hat, t):
 
 def _vx_wrong_denominator(xt, x0_hat, t):
     return (xt - x0_hat) / (1 - t)
+
+
+def _vx_eps_hat_without_a(xt, x0_hat, t):
+    return (xt - x0_hat) / t - x0_hat
 
 
 def _vx_cases() -> list[Case]:
@@ -162,6 +179,11 @@ def check_velocity_from_x0(answer, strict: bool = False) -> CheckResult:
             Mistake("divided by 1 - t", _vx_wrong_denominator,
                     "x_t - x0 = t (eps - x0): divide by t, the time "
                     "elapsed since the data end."),
+            Mistake("factor (1 - t) dropped in eps_hat",
+                    _vx_eps_hat_without_a,
+                    "x_t = (1 - t) x0_hat + t eps_hat, so eps_hat = "
+                    "(xt - (1 - t) x0_hat) / t: keep a_t = 1 - t on "
+                    "x0_hat before dividing by t."),
         ],
         hint="Write eps_hat from x_t = (1 - t) x0_hat + t eps_hat, then "
              "u = eps_hat - x0_hat.")
@@ -203,6 +225,13 @@ def _euler_one_step_short(velocity, x1, num_steps):
     for k in range(num_steps - 1):
         t = 1 - k / num_steps
         x = x - velocity(x, t) / num_steps
+    return x
+
+
+def _euler_no_step_size(velocity, x1, num_steps):
+    x = np.array(x1, dtype=float)
+    for k in range(num_steps):
+        x = x - velocity(x, 1 - k / num_steps)
     return x
 
 
@@ -254,6 +283,10 @@ def check_euler_sampler(answer, strict: bool = False) -> CheckResult:
             Mistake("one step short", _euler_one_step_short,
                     "K steps of size 1/K are needed to get from t = 1 "
                     "to t = 0."),
+            Mistake("step size forgotten", _euler_no_step_size,
+                    "each step moves by (t_{k+1} - t_k) u = -u / K, not "
+                    "by -u: with one step the two agree, with K > 1 "
+                    "the particles overshoot."),
         ],
         hint="t_k = 1 - k/K for k = 0..K-1; x <- x + (t_{k+1} - t_k) "
              "u(x, t_k).")
