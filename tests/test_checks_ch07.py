@@ -7,9 +7,10 @@ the stub, and reject every classic mistake it lists while naming it.
 
 import numpy as np
 import pytest
+from check_helpers import assert_accepts, assert_lists_mistakes
 
 from diffusion_edu import checks, gaussian, langevin
-from diffusion_edu.checks import ch07, listed_mistakes
+from diffusion_edu.checks import ch07
 
 
 def stub(*args, **kwargs):
@@ -45,15 +46,11 @@ IDS = [c.__name__ for c, _ in CHECKS]
 
 @pytest.mark.parametrize("check, answers", CHECKS, ids=IDS)
 def test_check_accepts_package_and_learner_style_answers(check, answers):
-    for answer in answers:
-        result = check(answer, strict=True)
-        assert result.status == "passed", result.report
-        assert len(result.passed) >= 3
+    assert_accepts(check, answers, 3)
 
 
 def test_every_check_lists_at_least_three_mistakes():
-    for check, _ in CHECKS:
-        assert len(listed_mistakes(check)) >= 3
+    assert_lists_mistakes(CHECKS)
 
 
 def test_langevin_check_rejects_fresh_unseeded_noise():

@@ -8,9 +8,10 @@ the stub, and reject every classic mistake it lists while naming it
 
 import numpy as np
 import pytest
+from check_helpers import assert_accepts, assert_lists_mistakes
 
 from diffusion_edu import checks, ode, samplers, schedules
-from diffusion_edu.checks import ch08, listed_mistakes
+from diffusion_edu.checks import ch08
 
 
 def sigma_by_hand(s, t, t_prev, eta):
@@ -75,15 +76,11 @@ IDS = [c.__name__ for c, _ in CHECKS]
 
 @pytest.mark.parametrize("check, answers", CHECKS, ids=IDS)
 def test_check_accepts_package_and_learner_style_answers(check, answers):
-    for answer in answers:
-        result = check(answer, strict=True)
-        assert result.status == "passed", result.report
-        assert len(result.passed) >= 4
+    assert_accepts(check, answers, 4)
 
 
 def test_every_check_lists_at_least_three_mistakes():
-    for check, _ in CHECKS:
-        assert len(listed_mistakes(check)) >= 3
+    assert_lists_mistakes(CHECKS)
 
 
 def test_checks_are_exported_from_the_package():

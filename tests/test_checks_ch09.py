@@ -11,6 +11,7 @@ branch evaluated with the label.
 import numpy as np
 import pytest
 import torch
+from check_helpers import assert_accepts, assert_lists_mistakes
 
 from diffusion_edu import checks, guidance
 from diffusion_edu.checks import ch09, listed_mistakes
@@ -72,10 +73,7 @@ IDS = [c.__name__ for c, _ in CHECKS]
 
 @pytest.mark.parametrize("check, answers", CHECKS, ids=IDS)
 def test_check_accepts_package_and_learner_style_answers(check, answers):
-    for answer in answers:
-        result = check(answer, strict=True)
-        assert result.status == "passed", result.report
-        assert len(result.passed) >= 3
+    assert_accepts(check, answers, 3)
 
 
 @pytest.mark.parametrize("check, answers", CHECKS, ids=IDS)
@@ -84,8 +82,7 @@ def test_check_reports_the_stub(check, answers):
 
 
 def test_every_check_lists_at_least_three_mistakes():
-    for check, _ in CHECKS:
-        assert len(listed_mistakes(check)) >= 3
+    assert_lists_mistakes(CHECKS)
 
 
 @pytest.mark.parametrize("check, name", [

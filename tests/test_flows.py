@@ -226,6 +226,50 @@ def test_straightness_is_zero_only_for_straight_paths():
     assert flows.straightness(traj, flows.time_grid(20)) > 0.05
 
 
+def test_straightness_of_the_gaussian_flow_matches_its_closed_form():
+    # For N(M, V) data the exact flow is x_t = (1 - t) M + σ_t z with
+    # σ_t² = (1 - t)² V + t², so S = E[z²] (∫ σ'_t² dt - (1 - √V)²).
+    # A non-uniform grid checks the weights |t_{k+1} - t_k|.
+    times = 1 - np.linspace(0, 1, 4001) ** 2
+    z = np.array([[-1.5], [0.5], [2.0]])
+    sigma = np.sqrt((1 - times) ** 2 * V + times ** 2)
+    traj = (1 - times)[:, None, None] * M + sigma[:, None, None] * z
+    fine = np.linspace(0, 1, 200_001)
+    dsigma = (fine - (1 - fine) * V) / np.sqrt((1 - fine) ** 2 * V
+                                               + fine ** 2)
+    integral = np.trapezoid(dsigma ** 2, fine)
+    exact = np.mean(z ** 2) * (integral - (1 - np.sqrt(V)) ** 2)
+    assert exact > 0.1
+    assert flows.straightness(traj, times) == pytest.approx(exact,
+                                                            rel=1e-4)
+
+
+def test_marginal_pdf_in_two_dimensions_is_the_mixture_density():
+    # x_t | component k ~ N(a m_k, (a² v_k + b²) I) in D = 2.
+    data = GaussianMixture2D()
+    x = np.random.default_rng(8).standard_normal((30, 2))
+    for path in flows.PATHS:
+        for t in [0.2, 0.7]:
+            a, b, _, _ = flows.coefficients(t, path)
+            var = a ** 2 * data.variances[:, 0] + b ** 2
+            d2 = np.sum((x[:, None, :] - a * data.means) ** 2, axis=2)
+            want = np.sum(data.weights * np.exp(-d2 / (2 * var))
+                          / (2 * np.pi * var), axis=1)
+            assert np.allclose(flows.marginal_pdf(data, x, t, path), want,
+                               rtol=1e-10, atol=0)
+
+
+def test_marginal_velocity_at_the_data_end():
+    # At t = 0, x̂_0 = x and E[ε | x_0] = 0: u_0(x) = a'_0 x, which is
+    # -x on the linear path and 0 on the variance-preserving one.
+    x = np.linspace(-2, 2, 9)[:, None]
+    assert np.allclose(flows.marginal_velocity(MIX, x, 0.0), -x)
+    assert np.allclose(flows.marginal_velocity(MIX, x, 0.0, "vp"), 0.0)
+    near = flows.marginal_velocity(GAUSS, x, 1e-6)
+    assert np.allclose(flows.marginal_velocity(GAUSS, x, 0.0), near,
+                       atol=1e-4)
+
+
 def test_v_target_training_and_velocity_from_v_model():
     torch = pytest.importorskip("torch")
     from diffusion_edu import denoiser

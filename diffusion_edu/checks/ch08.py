@@ -108,9 +108,11 @@ def check_ddim_sigma(answer, strict: bool = False) -> CheckResult:
                     "beta_tilde_t = beta_t (1 - alpha_bar_{t-1}) / (1 - "
                     "alpha_bar_t)."),
         ],
-        hint="sigma = eta * sqrt((1 - ab_prev) / (1 - ab) * (1 - ab / "
-             "ab_prev)) with ab = s.alpha_bar[t], ab_prev = "
-             "s.alpha_bar[t_prev].")
+        hint="compare with eq. (8.3) factor by factor for one pair of "
+             "steps: both alpha_bar values are cumulative products "
+             "(s.alpha_bar at t and at t_prev), eta multiplies a standard "
+             "deviation, and with consecutive steps and eta = 1 your "
+             "sigma^2 must equal s.beta_tilde[t].")
 
 
 # ---------------------------------------------------------------------------
@@ -197,9 +199,11 @@ def check_ddim_step(answer, strict: bool = False) -> CheckResult:
                     "the noise is multiplied by the standard deviation "
                     "sigma, not by the variance sigma^2."),
         ],
-        hint="x0_hat = (xt - sqrt(1 - ab) eps) / sqrt(ab); return "
-             "sqrt(ab') x0_hat + sqrt(1 - ab' - sigma^2) eps + sigma "
-             "noise.")
+        hint="test the three terms of eq. (8.2) separately: with eta = 0 "
+             "and x_t built from a known x_0, the predicted x_0 must be "
+             "that x_0; the direction term points towards x_t and its "
+             "variance and sigma^2 add up to 1 - alpha_bar at t_prev; "
+             "only the last term uses the noise.")
 
 
 # ---------------------------------------------------------------------------
@@ -262,9 +266,10 @@ def check_respaced_betas(answer, strict: bool = False) -> CheckResult:
                     "alpha_bar decreases, so the ratio alpha_bar_{tau_k}"
                     " / alpha_bar_{tau_{k-1}} is < 1 and beta' > 0."),
         ],
-        hint="prepend alpha_bar_0 = 1 to alpha_bar[timesteps], take the "
-             "ratios of consecutive values, and return 0 followed by "
-             "1 minus those ratios.")
+        hint="eq. (8.4): the new betas must reproduce the original "
+             "alpha_bar at the kept steps; multiply your (1 - beta) "
+             "back together and compare with s.alpha_bar[timesteps]. "
+             "Index 0 of the result is the unused beta_0 = 0.")
 
 
 # ---------------------------------------------------------------------------
@@ -347,6 +352,8 @@ def check_heun_step(answer, strict: bool = False) -> CheckResult:
                     "the corrector uses (eps_1 + eps_2) / 2, the "
                     "trapezoidal rule, not eps_2 alone."),
         ],
-        hint="x_bar = x / sqrt(ab), sigma = sqrt((1 - ab) / ab); predictor"
-             " x_bar + (sigma' - sigma) eps_1, then the same step with "
-             "(eps_1 + eps_2) / 2; at t_prev = 0 return the predictor.")
+        hint="work in the variables of eq. (8.7) and write the step as "
+             "eq. (8.9): check the predictor alone first (it must equal "
+             "the DDIM step with eta = 0), then that the corrector "
+             "averages the two slopes, and how the step to t_prev = 0 "
+             "ends.")

@@ -185,8 +185,10 @@ def check_velocity_from_x0(answer, strict: bool = False) -> CheckResult:
                     "(xt - (1 - t) x0_hat) / t: keep a_t = 1 - t on "
                     "x0_hat before dividing by t."),
         ],
-        hint="Write eps_hat from x_t = (1 - t) x0_hat + t eps_hat, then "
-             "u = eps_hat - x0_hat.")
+        hint="with x_t built from a known x_0 and eps, your velocity "
+             "must equal the conditional velocity eps - x_0 of eq. "
+             "(10.2); eq. (10.7) gives it from x_t and x0_hat. Check the "
+             "sign and which endpoint is data (t = 0).")
 
 
 # ---------------------------------------------------------------------------
@@ -288,5 +290,7 @@ def check_euler_sampler(answer, strict: bool = False) -> CheckResult:
                     "by -u: with one step the two agree, with K > 1 "
                     "the particles overshoot."),
         ],
-        hint="t_k = 1 - k/K for k = 0..K-1; x <- x + (t_{k+1} - t_k) "
-             "u(x, t_k).")
+        hint="eq. (10.9) runs from t = 1 (noise) down to t = 0 (data) "
+             "in K equal steps: check the direction of time, that the "
+             "step size is negative, and that each step evaluates u at "
+             "the start of the step.")
