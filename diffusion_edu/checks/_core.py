@@ -604,8 +604,8 @@ def _describe_difference(wrong, passed, outputs,
         sentences.append(
             f"it passes only in: {_join(passed)}, and fails in the other "
             f"{len(failing)} cases: whatever is wrong has no effect for "
-            f"those inputs (at t = 1, for example, alpha_bar_(t-1) = 1, "
-            f"so a wrong power of it does not show).")
+            f"those inputs (a quantity that equals 0 or 1 there hides "
+            f"a wrong factor or power of it).")
     elif passed:
         sentences.append(
             f"it fails only in: {_join(failing)}. The other "
