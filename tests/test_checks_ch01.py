@@ -30,14 +30,14 @@ def gaussian_step(x_prev, beta, noise):
     return np.sqrt(1 - beta) * x_prev + np.sqrt(beta) * noise
 
 
-def simulate_by_loop(P, x0, u):
+def simulate_by_loop(P, x0, u, side="right"):
     n_steps, C = u.shape
     paths = np.zeros((n_steps + 1, C), dtype=int)
     paths[0] = x0
     for n in range(1, n_steps + 1):
         for c in range(C):
             cdf = np.cumsum(P[paths[n - 1, c]])
-            paths[n, c] = np.searchsorted(cdf, u[n - 1, c], side="right")
+            paths[n, c] = np.searchsorted(cdf, u[n - 1, c], side=side)
     return paths
 
 
@@ -172,14 +172,7 @@ def test_simulate_check_rejects_non_strict_tie_rule():
     # "smallest j with u <= c_j": right except when u hits a cumulative
     # sum exactly, where it can pick a state of probability 0.
     def searchsorted_left(P, x0, u):
-        n_steps, C = u.shape
-        paths = np.zeros((n_steps + 1, C), dtype=int)
-        paths[0] = x0
-        for n in range(1, n_steps + 1):
-            for c in range(C):
-                cdf = np.cumsum(P[paths[n - 1, c]])
-                paths[n, c] = np.searchsorted(cdf, u[n - 1, c], side="left")
-        return paths
+        return simulate_by_loop(P, x0, u, side="left")
 
     result = ch01.check_simulate_chain(searchsorted_left)
     assert result.status == "failed"

@@ -50,3 +50,17 @@ def test_check_rejects_and_names_each_classic_mistake(name, check, mistake):
     assert mistake.hint in result.report
     with pytest.raises(CheckFailed):
         check(mistake.wrong, strict=True)
+
+
+@pytest.mark.parametrize("name, check", CHECKS, ids=[n for n, _ in CHECKS])
+def test_hints_cite_printed_equation_numbers_not_labels(name, check):
+    """A learner cannot see a label such as eq-reparam: hints give the
+    printed number, "eq. (3.7)"."""
+    for mistake in listed_mistakes(check):
+        assert "eq-" not in mistake.hint, mistake.name
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("broken")
+
+    result = check(broken)
+    assert result.status == "failed" and "eq-" not in result.report
