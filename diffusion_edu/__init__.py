@@ -15,6 +15,8 @@ langevin        Langevin dynamics, score matching           7
 toy_data        1-D mixtures, Swiss roll, ideal denoisers   all
 metrics         energy distance, 1-D Wasserstein            6-8
 denoiser        the tiny torch MLP and its training loop    6
+edm             the sampler design space (EDM), sigma ODE   11
+likelihood      exact ODE likelihood, Hutchinson, bits/dim  11
 discrete        categorical chains, masking, discrete ELBO  12
                 and its torch network (discrete_denoiser)
 checks          automatic checks of the exercises           all

@@ -437,3 +437,17 @@ def test_as_cond_fn_rejects_bad_tokens():
     probs = cond(np.array([[3, 1]]))
     np.testing.assert_allclose(probs.sum(-1), 1.0)
     np.testing.assert_allclose(probs[0, 1], [0, 1, 0])
+
+
+def test_one_step_decoding_error_is_total_correlation():
+    data = small_data(K=3, L=3, seed=11)
+    proc = d.discrete_process("absorbing", 3, d.keep_schedule(1))
+    out = d.reverse_output_distribution(
+        proc, d.ideal_x0_marginals(data, proc), 3)
+    m = data.marginals()
+    product = np.einsum("a,b,c->abc", *m).ravel()
+    np.testing.assert_allclose(out, product, atol=1e-14)
+    h_marg = -(m * np.log(m)).sum()
+    tc = h_marg - data.entropy()
+    assert d.total_correlation(data) == pytest.approx(tc, abs=1e-12)
+    assert d.categorical_kl(data.probs, out) == pytest.approx(tc, abs=1e-12)

@@ -315,3 +315,23 @@ def test_sample_and_solve_reject_bad_input():
         edm.ode_velocity(D, x, 0.0)
     with pytest.raises(ValueError, match="returned shape"):
         edm.sample(lambda y, s: y[:1], x, [2.0, 0.0])
+
+
+def test_sample_rounds_the_raised_level_onto_the_network_grid():
+    s = schedules.linear(1000)
+    Dn = edm.denoiser_from_eps_model(GAUSS.eps_model(s), s)
+    seen = []
+
+    def D(x, sigma):
+        seen.append(float(np.asarray(sigma).ravel()[0]))
+        return Dn(x, sigma)
+
+    grid = Dn.round_sigma(edm.sigma_steps(10, 0.05, 50.0))
+    x = 50.0 * np.random.default_rng(7).standard_normal((5, 1))
+    edm.sample(D, x, grid, "heun", churn=3.0, rng=1,
+               round_sigma=Dn.round_sigma)
+    assert np.all(np.isin(seen, Dn.sigmas))       # one evaluation each
+    assert max(seen) > grid[0]                    # noise was added
+    with pytest.raises(ValueError, match="round_sigma lowered"):
+        edm.sample(D, x, [10.0, 1.0, 0.0], churn=1.0, rng=1,
+                   round_sigma=lambda v: 0.5 * v)
