@@ -509,12 +509,24 @@ def categorical_kl(p, q, axis: int = -1) -> np.ndarray:
     Returns:
         Array of KLs (nats), the broadcast shape without ``axis``.
 
+    Raises:
+        ValueError: negative entries, or p or q not summing to 1 (within
+            1e-6) along ``axis``.
+
     Book: chapter 12, eq. (eq-12-elbo-terms)
     """
     p = as_float_array(p, "p")
     q = as_float_array(q, "q")
     if np.any(p < 0) or np.any(q < 0):
         raise ValueError("p and q must hold probabilities (entries >= 0)")
+    for name, arr in (("p", p), ("q", q)):
+        sums = arr.sum(axis=axis)
+        if not np.allclose(sums, 1.0, rtol=0.0, atol=1e-6):
+            worst = float(np.ravel(sums)[np.argmax(np.abs(np.ravel(sums)
+                                                          - 1.0))])
+            raise ValueError(
+                f"{name} must sum to 1 along axis {axis} (a probability "
+                f"distribution); found a sum of {worst:.6g}")
     with np.errstate(divide="ignore", invalid="ignore"):
         terms = np.where(p > 0, p * (np.log(p) - np.log(q)), 0.0)
     return terms.sum(axis=axis)
@@ -611,9 +623,9 @@ def swiss_roll_pairs(K: int = 16, width: float = 0.5) -> SequenceData:
 
     p(i, j) is proportional to exp(-d^2 / (2 width^2)) where d is the
     distance of the cell centre (i, j) (in cell units) from a spiral
-    r = (0.12 + 0.88 theta / (3.5 pi)) (K/2 - 1), theta in
-    [0.5 pi, 3.5 pi], centred on the grid. Token 1 is the column i
-    (horizontal), token 2 the row j.
+    r = (0.12 + 0.88 (theta - 0.5 pi) / (3 pi)) (K/2 - 1), theta in
+    [0.5 pi, 3.5 pi] (2000 points of the curve), centred on the grid.
+    Token 1 is the column i (horizontal), token 2 the row j.
 
     Args:
         K: grid size = vocabulary size, >= 6.
@@ -622,7 +634,7 @@ def swiss_roll_pairs(K: int = 16, width: float = 0.5) -> SequenceData:
     Returns:
         :class:`SequenceData` with L = 2.
 
-    Book: chapter 12, section "Forward chains on tokens"
+    Book: chapter 12, section "The bound, term by term" (sec-12-elbo)
     """
     K = as_int(K, "K", minimum=6)
     width = float(as_float_array(width, "width", ndim=0))
@@ -1007,6 +1019,29 @@ def ideal_conditionals(data: SequenceData) -> Callable:
     return cond_fn
 
 
+def _cond_probs(cond_fn, xt: np.ndarray, data: SequenceData
+                ) -> np.ndarray:
+    """``cond_fn(xt)`` as float64, checked: shape (M, L, K), entries in
+    [0, 1], every row a distribution over the K tokens."""
+    M, L, K = xt.shape[0], data.L, data.K
+    probs = np.asarray(cond_fn(xt), dtype=float)
+    if probs.shape != (M, L, K):
+        raise ValueError(f"cond_fn must return shape (M, L, K) = "
+                         f"{(M, L, K)} (probabilities of the K tokens at "
+                         f"each position); got {probs.shape}")
+    if not np.all(np.isfinite(probs)) or np.any(probs < 0):
+        raise ValueError("cond_fn must return probabilities (finite, "
+                         ">= 0); got negative or non-finite values")
+    sums = probs.sum(-1)
+    if not np.allclose(sums, 1.0, rtol=0.0, atol=1e-5):
+        worst = float(sums.ravel()[np.argmax(np.abs(sums.ravel() - 1.0))])
+        raise ValueError(
+            f"cond_fn must return probabilities that sum to 1 over the K "
+            f"tokens at every position (apply a softmax to logits); found "
+            f"a sum of {worst:.6g}")
+    return probs
+
+
 def _masked_patterns(L: int) -> np.ndarray:
     """All 2**L masks (bool, shape (2**L, L)); True = masked."""
     return all_sequences(2, L).astype(bool)
@@ -1019,10 +1054,7 @@ def _masked_nll_by_pattern(data: SequenceData, cond_fn) -> np.ndarray:
     N, P = seqs.shape[0], pats.shape[0]
     xt = np.where(pats[None], data.K, seqs[:, None, :]).reshape(N * P,
                                                                 data.L)
-    probs = np.asarray(cond_fn(xt), dtype=float)
-    if probs.shape != (N * P, data.L, data.K):
-        raise ValueError(f"cond_fn must return shape (M, L, K) = "
-                         f"{(N * P, data.L, data.K)}; got {probs.shape}")
+    probs = _cond_probs(cond_fn, xt, data)
     truth = np.repeat(seqs, P, axis=0)
     p_true = np.take_along_axis(probs, truth[..., None], -1)[..., 0]
     with np.errstate(divide="ignore"):
@@ -1119,7 +1151,7 @@ def masked_nelbo_monte_carlo(data: SequenceData, cond_fn, x0, rng,
     u = 1.0 - alpha_continuous(t, kind)
     masked = rng.random(x0.shape) < u[:, None]
     xt = np.where(masked, data.K, x0)
-    probs = np.asarray(cond_fn(xt), dtype=float)
+    probs = _cond_probs(cond_fn, xt, data)
     p_true = np.take_along_axis(probs, x0[..., None], -1)[..., 0]
     with np.errstate(divide="ignore"):
         nll = np.where(masked, -np.log(p_true), 0.0).sum(1)
@@ -1159,7 +1191,7 @@ def _masked_nll_single(data: SequenceData, cond_fn) -> np.ndarray:
     N, P = seqs.shape[0], pats.shape[0]
     xt = np.where(pats[None], data.K, seqs[:, None, :]).reshape(N * P,
                                                                 data.L)
-    probs = np.asarray(cond_fn(xt), dtype=float)
+    probs = _cond_probs(cond_fn, xt, data)
     truth = np.repeat(seqs, P, axis=0)
     p_true = np.take_along_axis(probs, truth[..., None], -1)[..., 0]
     with np.errstate(divide="ignore"):

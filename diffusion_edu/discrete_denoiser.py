@@ -106,8 +106,28 @@ def masked_loss(net: TokenDenoiser, x0: torch.Tensor,
     Returns:
         Scalar tensor (nats per sequence).
 
+    Raises:
+        TypeError: ``x0`` is not an integer tensor.
+        ValueError: ``x0`` has the wrong shape or holds a token outside
+            0..K-1 (for example [MASK] = K).
+
     Book: chapter 12, eq. (eq-12-masked-elbo)
     """
+    if not isinstance(x0, torch.Tensor):
+        raise TypeError(f"x0 must be a torch integer tensor of shape "
+                        f"(N, L = {net.L}); got {type(x0).__name__}")
+    if x0.dtype.is_floating_point or x0.dtype.is_complex or (
+            x0.dtype == torch.bool):
+        raise TypeError(f"x0 must hold integer tokens (torch.long); got "
+                        f"dtype {x0.dtype}")
+    if x0.ndim != 2 or x0.shape[1] != net.L:
+        raise ValueError(f"x0 must have shape (N, L = {net.L}); got "
+                         f"{tuple(x0.shape)}")
+    if x0.numel() and (int(x0.min()) < 0 or int(x0.max()) >= net.K):
+        raise ValueError(f"tokens in x0 must be clean data tokens "
+                         f"0..{net.K - 1} ([MASK] = {net.K} is not data); "
+                         f"found {int(x0.min())}..{int(x0.max())}")
+    x0 = x0.long()
     xt, mask, m = _mask_batch(x0, net.K, gen)
     logp = torch.log_softmax(net(xt), dim=-1)
     nll = -logp.gather(-1, x0[..., None])[..., 0]        # (N, L)

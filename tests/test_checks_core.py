@@ -143,6 +143,34 @@ def test_as_array_keeps_precision_of_numpy_torch_and_lists():
         as_array(None)
 
 
+def test_list_of_float32_values_counts_as_float32():
+    from diffusion_edu.checks import as_array
+
+    values = np.random.default_rng(0).random((3, 4))
+    listed32 = values.astype(np.float32).tolist()      # Python floats
+    assert as_array(listed32).dtype == np.float32
+    assert as_array(listed32[0]).dtype == np.float32
+    # float64 values, and short binary fractions, stay float64
+    assert as_array(values.tolist()).dtype == np.float64
+    assert as_array([0.5, 0.25, 1.0]).dtype == np.float64
+    assert as_array([[0.5, 0.25], [1.0, 2.0]]).dtype == np.float64
+    assert as_array([1, 2, 3]).dtype.kind == "i"
+    # a float32 computation returned with .tolist() passes, and a float64
+    # answer with a small error (1e-6) still fails
+    def square32(x):
+        return (np.asarray(x, dtype=np.float32) ** 2).tolist()
+
+    def square64_off(x):
+        return (np.asarray(x) ** 2 * (1 + 1e-6)).tolist()
+
+    assert run_check("square", square32, lambda x: np.asarray(x) ** 2,
+                     [Case("x", (np.linspace(0.1, 3.7, 7),))],
+                     rtol=1e-9, atol=1e-12).status == "passed"
+    assert run_check("square", square64_off, lambda x: np.asarray(x) ** 2,
+                     [Case("x", (np.linspace(0.1, 3.7, 7),))],
+                     rtol=1e-9, atol=1e-12).status != "passed"
+
+
 def test_float32_answer_gets_float32_tolerance_float64_does_not():
     def off_by(relative, dtype):
         return lambda x: (np.asarray(x) ** 2 * (1 + relative)).astype(

@@ -78,20 +78,42 @@ def test_cumulative_product_rejects_columns_summing_to_one():
         d.cumulative_product(Q)
 
 
+@pytest.mark.parametrize("kind", ["uniform", "absorbing"])
+def test_stepwise_simulation_matches_the_closed_form(kind):
+    # one step at a time with a different Q_t at each step (markov's
+    # simulator), against the closed forms (12.4) / (12.5) written out
+    # by hand (not the package's Qbar)
+    K, T, n, x0 = 4, 5, 200_000, 2
+    alpha_bar = np.cos(0.5 * np.pi * np.arange(T + 1) / T)
+    alpha_bar[T] = 0.0
+    proc = d.discrete_process(kind, K, alpha_bar)
+    rng = np.random.default_rng(0)
+    x = np.full(n, x0)
+    for t in range(1, 4):
+        x = markov.simulate_from_uniforms(proc.Q[t], x,
+                                          rng.random((1, n)))[1]
+    freq = np.bincount(x, minlength=proc.S) / n
+    a = alpha_bar[3]
+    exact = np.zeros(proc.S)
+    if kind == "uniform":
+        exact[:] = (1 - a) / K
+        exact[x0] += a
+    else:
+        exact[x0], exact[K] = a, 1 - a
+    se = np.sqrt(exact * (1 - exact) / n)
+    assert np.all(np.abs(freq - exact) <= 5 * se + 1e-12)
+
+
 def test_marginal_matches_simulation_with_markov():
     proc = d.discrete_process("uniform", 4, d.keep_schedule(5))
-    # A time-homogeneous check with markov.simulate: T steps of Q_1.
     rng = np.random.default_rng(0)
-    Q1 = proc.Q[1]
-    paths = markov.simulate(Q1, 2, 3, rng, n_chains=200_000)
-    freq = np.bincount(paths[3], minlength=4) / paths.shape[1]
-    exact = markov.n_step_distribution(Q1, np.eye(4)[2], 3)
-    se = np.sqrt(exact * (1 - exact) / paths.shape[1])
-    assert np.all(np.abs(freq - exact) < 5 * se)
     x0 = np.full(200_000, 1)
     xt = d.q_sample(proc, x0, 3, rng)
     freq = np.bincount(xt, minlength=4) / x0.size
     exact = d.q_xt_probs(proc, np.array(1), 3)
+    a = 1 - 3 / 5                                 # linear alpha_bar_3
+    np.testing.assert_allclose(exact, [(1 - a) / 4 + a * (j == 1)
+                                       for j in range(4)], atol=1e-14)
     se = np.sqrt(exact * (1 - exact) / x0.size)
     assert np.all(np.abs(freq - exact) < 5 * se)
 
@@ -216,12 +238,20 @@ def test_absorbing_gap_is_mutual_information_over_T():
                                    + product / T, atol=1e-12)
 
 
-def test_d3pm_terms_match_monte_carlo_of_path_log_ratio():
+@pytest.mark.parametrize("predictor", ["constant", "ideal", "blurred"])
+def test_d3pm_terms_match_monte_carlo_of_path_log_ratio(predictor):
     data = small_data(K=2, L=2, seed=3)
     proc = d.discrete_process("uniform", 2, np.array([1, .7, .4, .2]))
+    ideal = d.ideal_x0_marginals(data, proc)
 
     def fn(xt, t):
-        return np.full(xt.shape + (2,), 0.5) * np.array([0.8, 1.2])
+        if predictor == "constant":          # ignores x_t
+            return np.full(xt.shape + (2,), 0.5) * np.array([0.8, 1.2])
+        if predictor == "ideal":
+            return ideal(xt, t)
+        # depends on x_t and on the position, and is not the ideal one
+        p = ideal(xt, t)
+        return 0.6 * p + 0.4 * p[..., ::-1, :]
 
     terms = d.d3pm_terms(data, proc, fn)
     rng = np.random.default_rng(1)
@@ -257,9 +287,11 @@ def test_masked_bound_is_schedule_invariant_and_equals_any_order():
     data = small_data(K=2, L=3, seed=2)
     rng = np.random.default_rng(4)
 
-    def cond(xt):   # an arbitrary (wrong) predictor
-        logits = np.sin(np.arange(xt.shape[1] * 2).reshape(xt.shape[1], 2)
-                        + xt[..., None] * 1.3)
+    W = np.random.default_rng(5).normal(size=(3, 3, 2))
+
+    def cond(xt):   # an arbitrary (wrong) predictor that uses the context
+        logits = np.einsum("nk,klc->nlc", (xt == 2).astype(float), W) \
+            + np.einsum("nk,klc->nlc", xt.astype(float), W[::-1]) * 0.4
         p = np.exp(logits)
         return p / p.sum(-1, keepdims=True)
 
@@ -271,10 +303,36 @@ def test_masked_bound_is_schedule_invariant_and_equals_any_order():
     np.testing.assert_allclose(d.any_order_nll(data, cond), exact,
                                atol=1e-12)
     assert data.probs @ exact > data.entropy()
+    # the bound depends on how often each mask occurs, not only on each
+    # position's total weight: a sum of per-position terms would not see it
+    c = d._masked_nll_by_pattern(data, cond)
+    singles = [i for i, p in enumerate(d._masked_patterns(3))
+               if p.sum() == 1]                  # masks of one position
+    per_position = c[:, singles].sum(1)
+    assert np.max(np.abs(exact - per_position)) > 0.05
     x0 = np.repeat(data.sequences[3][None], 200_000, axis=0)
     est = d.masked_nelbo_monte_carlo(data, cond, x0, rng, "cosine")
     assert abs(est.mean() - exact[3]) < 5 * est.std() / np.sqrt(est.size)
 
+
+def test_schedules_have_their_formulas():
+    t = np.linspace(0, 1, 11)
+    np.testing.assert_allclose(d.alpha_continuous(t, "linear"), 1 - t)
+    np.testing.assert_allclose(d.alpha_continuous(t, "cosine"),
+                               np.cos(np.pi * t / 2), atol=1e-15)
+    T = 8
+    s = np.arange(T + 1)
+    np.testing.assert_allclose(d.keep_schedule(T, "linear"), 1 - s / T)
+    np.testing.assert_allclose(d.keep_schedule(T, "cosine"),
+                               np.cos(np.pi * s / (2 * T)), atol=1e-15)
+    # alpha'(t) against a central finite difference of alpha(t)
+    h = 1e-6
+    inner = np.linspace(0.05, 0.95, 10)
+    for kind in ("linear", "cosine"):
+        fd = (d.alpha_continuous(inner + h, kind)
+              - d.alpha_continuous(inner - h, kind)) / (2 * h)
+        np.testing.assert_allclose(d.alpha_prime(inner, kind), fd,
+                                   atol=1e-8)
 
 def test_ideal_conditionals_match_absorbing_x0_marginals():
     data = small_data(K=2, L=3)
@@ -329,13 +387,35 @@ def test_sample_reverse_matches_exact_output_law():
     assert np.all(np.abs(freq - exact) < 5 * se + 1e-9)
 
 
-def test_beta_weights_of_masked_bound():
-    # sum over masks of size m of (m-1)!(L-m)!/L! equals 1/m.
-    L = 5
+def test_masked_nelbo_is_the_beta_weighted_sum_over_masks():
+    # (12.12) by hand: a loop over masks with weights (m-1)!(L-m)!/L!,
+    # for a predictor that uses the context
+    data = small_data(K=2, L=3, seed=4)
+    L, K = data.L, data.K
+    blur = d.ideal_conditionals(data)
+
+    def cond(xt):
+        p = blur(xt)
+        return 0.6 * p + 0.4 * p[:, ::-1, :]
+
+    by_hand = np.zeros(len(data.probs))
     for m in range(1, L + 1):
-        total = math.comb(L, m) * math.factorial(m - 1) * math.factorial(
-            L - m) / math.factorial(L)
-        assert total == pytest.approx(1 / m)
+        w = math.factorial(m - 1) * math.factorial(L - m) / math.factorial(L)
+        for M in itertools.combinations(range(L), m):
+            xt = data.sequences.copy()
+            xt[:, list(M)] = K
+            p = np.take_along_axis(cond(xt), data.sequences[..., None],
+                                   -1)[..., 0]
+            by_hand += w * -np.log(p[:, list(M)]).sum(1)
+    np.testing.assert_allclose(d.masked_nelbo(data, cond), by_hand,
+                               atol=1e-12)
+    # a predictor that ignores the context (fixed laws q_l): the bound is
+    # sum_l -log q_l(x^l), because the weights of each size sum to 1/m
+    q = np.array([[0.3, 0.7], [0.6, 0.4], [0.45, 0.55]])
+    fixed = d.masked_nelbo(data, lambda xt: np.broadcast_to(
+        q, xt.shape + (K,)))
+    expected = -np.log(q[np.arange(L), data.sequences]).sum(1)
+    np.testing.assert_allclose(fixed, expected, atol=1e-12)
 
 
 # --- bad input ---------------------------------------------------------------
@@ -362,6 +442,45 @@ def test_bad_inputs_raise_clear_errors():
         d.SequenceData(2, 2, [0.5, 0.5, 0.5, 0.5])
     with pytest.raises(ValueError, match="t must lie in"):
         d.alpha_continuous(1.5)
+    with pytest.raises(ValueError, match="p must sum to 1"):
+        d.categorical_kl([0.5, 0.6], [0.5, 0.5])
+    with pytest.raises(ValueError, match="q must sum to 1"):
+        d.categorical_kl([0.5, 0.5], [0.2, 0.2])
+
+
+def test_bad_predictors_raise_clear_errors():
+    data = small_data(K=2, L=2)
+
+    def ones(xt):                    # not normalised: -ELBO would be 0
+        return np.ones(xt.shape + (2,))
+
+    def wrong_k(xt):
+        return np.full(xt.shape + (5,), 0.2)
+
+    for fn in (d.masked_nelbo, d.any_order_nll,
+               lambda data, c: d.masked_nelbo_quadrature(data, c,
+                                                         "cosine")):
+        with pytest.raises(ValueError, match="sum to 1 over the K tokens"):
+            fn(data, ones)
+        with pytest.raises(ValueError, match=r"shape \(M, L, K\)"):
+            fn(data, wrong_k)
+    with pytest.raises(ValueError, match="sum to 1"):
+        d.masked_nelbo_monte_carlo(data, ones, data.sequences, 0)
+
+
+def test_masked_loss_refuses_bad_tokens():
+    torch = pytest.importorskip("torch")
+    from diffusion_edu import discrete_denoiser as dd
+    net = dd.TokenDenoiser(3, 2, hidden=8, seed=0)
+    gen = torch.Generator().manual_seed(0)
+    with pytest.raises(ValueError, match=r"\[MASK\] = 3 is not data"):
+        dd.masked_loss(net, torch.tensor([[0, 3]]), gen)
+    with pytest.raises(TypeError, match="integer tokens"):
+        dd.masked_loss(net, torch.tensor([[0.0, 1.0]]), gen)
+    with pytest.raises(ValueError, match=r"shape \(N, L = 2\)"):
+        dd.masked_loss(net, torch.tensor([0, 1]), gen)
+    with pytest.raises(TypeError, match="torch integer tensor"):
+        dd.masked_loss(net, np.array([[0, 1]]), gen)
 
 
 # --- the network ------------------------------------------------------

@@ -201,7 +201,9 @@ def as_array(value) -> np.ndarray:
     Accepts NumPy arrays and scalars, Python numbers, torch tensors (on
     any device, with or without gradients) and (nested) lists or tuples
     of those. Floating-point arrays keep their dtype (float32 stays
-    float32), so that the check can choose tolerances that match it.
+    float32), so that the check can choose tolerances that match it; a
+    list of Python floats that are all float32 numbers (``.tolist()`` of
+    a float32 tensor) counts as float32.
 
     Chapter modules that post-process an answer before the comparison
     (broadcasting a variance, replacing NaN) use it too, so that the
@@ -225,7 +227,8 @@ def as_array(value) -> np.ndarray:
                 f"a {type(value).__name__} of items of different shapes "
                 f"({', '.join(str(s) for s in sorted(shapes))})")
         dtype = np.result_type(*items)
-        return np.stack([item.astype(dtype) for item in items])
+        return _float32_if_listed(
+            np.stack([item.astype(dtype) for item in items]))
     try:
         arr = np.asarray(value)
     except (TypeError, ValueError, RuntimeError) as exc:
@@ -237,6 +240,30 @@ def as_array(value) -> np.ndarray:
     if not (np.issubdtype(arr.dtype, np.number)
             or arr.dtype == np.bool_):
         raise TypeError(f"expected numbers, got {_kind(value)}")
+    return arr
+
+
+def _float32_if_listed(arr: np.ndarray) -> np.ndarray:
+    """A list's float64 values that are float32 numbers, as float32.
+
+    Python lists carry no dtype: ``tensor.tolist()`` of a float32 tensor
+    gives Python floats that hold float32 values exactly. When every
+    value is a float32 number and at least one needs more than float16's
+    11 significant bits (so that short binary fractions such as 0.5 or
+    0.25, which every precision represents, do not decide it), the list
+    is taken to be float32 and gets float32 tolerances. A float64
+    computation almost never produces such values.
+    """
+    if arr.dtype != np.float64 or arr.size == 0:
+        return arr
+    finite = arr[np.isfinite(arr)]
+    if finite.size == 0:
+        return arr
+    with np.errstate(over="ignore"):
+        as32 = finite.astype(np.float32)
+        as16 = finite.astype(np.float16)
+    if np.all(as32 == finite) and np.any(as16 != finite):
+        return arr.astype(np.float32)
     return arr
 
 

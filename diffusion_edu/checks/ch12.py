@@ -250,6 +250,10 @@ def _ct_cases() -> list[Case]:
         Case("6 random 4-state matrices with zero entries",
              (_stack(*[_random_stochastic(rng, 4, zeros=True)
                        for _ in range(6)]),)),
+        Case("Q[0] is not the identity (it must not be used: "
+             "Qbar[0] = I, Qbar[1] = Q[1])",
+             (np.stack([_random_stochastic(rng, 3, zeros=True)]
+                       + [_random_stochastic(rng, 3) for _ in range(3)]),)),
     ]
 
 
@@ -477,6 +481,10 @@ def _rev_cases() -> list[Case]:
     Q_abs, Qbar_abs = _chain([_absorbing(3, 1.0 / (5 - s))
                               for s in range(1, 5)])
     xt_abs = np.array([3, 3, 0, 2, 3, 1])
+    # neither uniform nor absorbing: upper triangular, so q(x_t | a) = 0
+    # for every a > x_t, and [MASK]-style shortcuts do not apply
+    up = [np.triu(rng.random((4, 4)) + 0.1) for _ in range(3)]
+    Q_up, Qbar_up = _chain([U / U.sum(axis=1, keepdims=True) for U in up])
     return [
         Case("uniform chain, K = 4, t = 3, 6 tokens",
              (Q_unif, Qbar_unif, rng.integers(0, 4, 6), 3,
@@ -495,6 +503,10 @@ def _rev_cases() -> list[Case]:
         Case("absorbing chain, K = 3, t = 1",
              (Q_abs, Qbar_abs, np.array([3, 1, 3, 0, 2]), 1,
               _dirichlet(rng, 5, 3))),
+        Case("a chain that only moves up (4 states, K = 3 data tokens), "
+             "t = 2: some x_0 cannot have produced x_t",
+             (Q_up, Qbar_up, np.array([0, 1, 2, 3, 1, 2]), 2,
+              _dirichlet(rng, 6, 3))),
     ]
 
 
