@@ -1049,18 +1049,9 @@ def _masked_patterns(L: int) -> np.ndarray:
 
 def _masked_nll_by_pattern(data: SequenceData, cond_fn) -> np.ndarray:
     """c[i, p] = sum_{l masked in p} -log p(x0^l | x0 with p masked)."""
-    seqs = data.sequences
-    pats = _masked_patterns(data.L)
-    N, P = seqs.shape[0], pats.shape[0]
-    xt = np.where(pats[None], data.K, seqs[:, None, :]).reshape(N * P,
-                                                                data.L)
-    probs = _cond_probs(cond_fn, xt, data)
-    truth = np.repeat(seqs, P, axis=0)
-    p_true = np.take_along_axis(probs, truth[..., None], -1)[..., 0]
-    with np.errstate(divide="ignore"):
-        nll = -np.log(p_true)
-    nll = np.where(np.tile(pats, (N, 1)), nll, 0.0)
-    return nll.sum(1).reshape(N, P)
+    nll = _masked_nll_single(data, cond_fn)                 # (N, P, L)
+    masked = _masked_patterns(data.L)[None]                 # (1, P, L)
+    return np.where(masked, nll, 0.0).sum(-1)
 
 
 def masked_nelbo(data: SequenceData, cond_fn) -> np.ndarray:
@@ -1186,6 +1177,11 @@ def any_order_nll(data: SequenceData, cond_fn) -> np.ndarray:
 
 
 def _masked_nll_single(data: SequenceData, cond_fn) -> np.ndarray:
+    """nll[i, p, l] = -log p(x0^l | x0 with mask p), for every position l.
+
+    Shape (N, P, L) over the N sequences, the P = 2**L masks and the L
+    positions; positions visible in p are included (callers select).
+    """
     seqs = data.sequences
     pats = _masked_patterns(data.L)
     N, P = seqs.shape[0], pats.shape[0]
