@@ -11,9 +11,9 @@ so log p_{σ_min}(x_0) = log p_{σ_max}(x(σ_max)) + ∫ ∇·f dσ, with the
 prior N(0, σ_max² I) for p_{σ_max}. This module solves that augmented ODE
 (:func:`ode_log_likelihood`) with the divergence computed
 
-* exactly, by finite differences one coordinate at a time
-  (:func:`divergence`; D + D evaluations, fine for D = 1, 2), or
-  analytically for the ideal denoiser of a Gaussian mixture
+* to O(h⁴), by fourth-order central differences one coordinate at a
+  time (:func:`divergence`; 4D evaluations, fine for D = 1, 2), or
+  exactly, analytically for the ideal denoiser of a Gaussian mixture
   (:func:`ideal_divergence`, via the posterior covariance);
 * by Hutchinson's unbiased estimator E[zᵀ J z] (:func:`hutchinson`).
 

@@ -87,6 +87,25 @@ def churn_by_hand(denoiser, x, sigma, sigma_next, gamma, noise):
     return x_hat + (sigma_next - sigma_hat) * d
 
 
+def log_likelihood_vectorised_sum(velocity, divergence, x0, sigmas):
+    # collects the divergences, then one dot product with the steps; the
+    # input is updated in place (the check passes a copy)
+    divs = []
+    for s, s_next in zip(sigmas[:-1], sigmas[1:], strict=True):
+        divs.append(divergence(x0, s))
+        x0 += (s_next - s) * velocity(x0, s)
+    integral = np.diff(sigmas) @ np.array(divs)
+    var = sigmas[-1] ** 2
+    return [float(v) for v in integral - 0.5 * (
+        np.sum(x0 ** 2, axis=1) / var
+        + x0.shape[1] * np.log(2 * np.pi * var))]
+
+
+def denoiser_sigma_as_1_array(xt, alpha_bar, eps):
+    sigma = np.sqrt((1 - alpha_bar) / alpha_bar) * np.ones(1)
+    return sigma, xt / np.sqrt(alpha_bar) - sigma * eps
+
+
 def log_likelihood_by_hand(velocity, divergence, x0, sigmas):
     x = x0.copy()
     integral = np.zeros(len(x))
@@ -103,10 +122,12 @@ def log_likelihood_by_hand(velocity, divergence, x0, sigmas):
 CHECKS = [
     (ch11.check_edm_sigmas, [ch11._sigmas_reference, sigmas_by_hand,
                              sigmas_torch32]),
-    (ch11.check_denoiser_from_eps, [denoiser_by_hand, denoiser_torch32]),
+    (ch11.check_denoiser_from_eps, [denoiser_by_hand, denoiser_torch32,
+                                    denoiser_sigma_as_1_array]),
     (ch11.check_heun_sampler, [heun_by_hand, heun_float32]),
     (ch11.check_churn_step, [churn_by_hand]),
-    (ch11.check_ode_log_likelihood, [log_likelihood_by_hand]),
+    (ch11.check_ode_log_likelihood, [log_likelihood_by_hand,
+                                     log_likelihood_vectorised_sum]),
 ]
 IDS = [c.__name__ for c, _ in CHECKS]
 
@@ -212,6 +233,17 @@ def test_ode_log_likelihood_reference_converges_to_the_exact_density():
     assert np.allclose(2 * got[1] - got[0], exact, atol=2e-4)
 
 
+def test_tanh_divergence_is_the_trace_of_the_jacobian():
+    rng = np.random.default_rng(3)
+    x, sigma, h = rng.standard_normal((4, 2)), 0.7, 1e-6
+    trace = sum((ch11._tanh_velocity(x + h * e, sigma)
+                 - ch11._tanh_velocity(x - h * e, sigma))[:, i] / (2 * h)
+                for i, e in enumerate(np.eye(2)))
+    assert np.allclose(trace, ch11._tanh_divergence(x, sigma), atol=1e-7)
+    # and it depends on x, so where it is evaluated matters
+    assert np.ptp(ch11._tanh_divergence(x, sigma)) > 0.1
+
+
 def test_spiral_divergence_is_the_trace_of_the_jacobian():
     rng = np.random.default_rng(2)
     x, sigma, h = rng.standard_normal((4, 2)), 0.8, 1e-6
@@ -311,6 +343,57 @@ def ll_prior_per_dimension_missing(velocity, divergence, x0, sigmas):
     var = sigmas[-1] ** 2
     return (-0.5 * (x ** 2).sum(axis=1) / var
             - 0.5 * np.log(2 * np.pi * var) + integral)
+
+
+def sigmas_swapped_linspace_torch(n, sigma_min, sigma_max, rho):
+    levels = torch.linspace(sigma_max ** rho, sigma_min ** rho, n,
+                            dtype=torch.float64) ** (1 / rho)
+    return torch.cat([levels, torch.zeros(1, dtype=torch.float64)])
+
+
+def ll_divergence_after_move_same_sigma(velocity, divergence, x0, sigmas):
+    x = x0.copy()
+    integral = np.zeros(len(x))
+    for k in range(len(sigmas) - 1):
+        h = sigmas[k + 1] - sigmas[k]
+        x = x + h * velocity(x, sigmas[k])
+        integral += h * divergence(x, sigmas[k])
+    var = sigmas[-1] ** 2
+    return (-0.5 * (x ** 2).sum(axis=1) / var
+            - 0.5 * x.shape[1] * np.log(2 * np.pi * var) + integral)
+
+
+def ll_divergence_at_x0(velocity, divergence, x0, sigmas):
+    x = x0.copy()
+    integral = np.zeros(len(x))
+    for k in range(len(sigmas) - 1):
+        h = sigmas[k + 1] - sigmas[k]
+        integral += h * divergence(x0, sigmas[k])
+        x = x + h * velocity(x, sigmas[k])
+    var = sigmas[-1] ** 2
+    return (-0.5 * (x ** 2).sum(axis=1) / var
+            - 0.5 * x.shape[1] * np.log(2 * np.pi * var) + integral)
+
+
+def denoiser_pair_swapped(xt, alpha_bar, eps):
+    sigma = np.sqrt((1 - alpha_bar) / alpha_bar)
+    return xt / np.sqrt(alpha_bar) - sigma * eps, sigma
+
+
+@pytest.mark.parametrize("check, wrong, name", [
+    (ch11.check_edm_sigmas, sigmas_swapped_linspace_torch,
+     "rho and 1/rho swapped (with np.linspace)"),
+    (ch11.check_ode_log_likelihood, ll_divergence_after_move_same_sigma,
+     "divergence evaluated after the step"),
+    (ch11.check_ode_log_likelihood, ll_divergence_at_x0,
+     "divergence evaluated at the data point"),
+    (ch11.check_denoiser_from_eps, denoiser_pair_swapped,
+     "the pair returned in the wrong order"),
+])
+def test_learner_versions_of_listed_mistakes_are_named(check, wrong, name):
+    result = check(wrong)
+    assert result.status == "failed"
+    assert result.mistake == name, result.report
 
 
 LEARNER_WRONG = [

@@ -247,7 +247,7 @@ def test_sample_without_churn_is_solve_and_counts_evaluations():
     assert edm.num_evaluations(grid[:-1], "heun") == 12
 
 
-def churn_moments(grid, churn, start_var):
+def churn_moments(grid, churn, start_var, noise_scale=1.0):
     """Exact mean and variance of Algorithm 2 (Heun) for N(M, V) data.
 
     With the linear ideal denoiser the velocity is (x − M) k(σ),
@@ -262,7 +262,7 @@ def churn_moments(grid, churn, start_var):
     gamma = min(churn / (len(grid) - 1), np.sqrt(2) - 1)
     for cur, nxt in zip(grid[:-1], grid[1:], strict=True):
         hat = cur * (1 + gamma)
-        var += hat ** 2 - cur ** 2
+        var += noise_scale ** 2 * (hat ** 2 - cur ** 2)
         h = nxt - hat
         a = (1 + h * k(hat) if nxt == 0 else
              1 + 0.5 * h * (k(hat) + k(nxt) * (1 + h * k(hat))))
@@ -280,9 +280,25 @@ def test_churn_sampler_matches_exact_gaussian_moments():
     mean, var = churn_moments(grid, 20, float(x.var()))
     assert abs(out.mean() - mean) < 4 * np.sqrt(var / n)
     assert abs(out.var() / var - 1) < 4 * np.sqrt(2 / n)
-    # and the exact moments tend to the data's as the steps shrink
+    # and the exact moments tend to the data's as the steps shrink (the
+    # helper), and so do the package's samples on a finer grid
     fine = churn_moments(edm.sigma_steps(2000, 1e-3, 40.0), 20, 1600.0)
     assert abs(fine[0] - M) < 1e-3 and abs(fine[1] / V - 1) < 2e-3
+    out_fine = edm.sample(D, x[:20_000], edm.sigma_steps(200, 1e-3, 40.0),
+                          "heun", churn=20, rng=7)
+    assert abs(out_fine.mean() - M) < 4 * np.sqrt(V / 20_000) + 1e-3
+    assert abs(out_fine.var() / V - 1) < 4 * np.sqrt(2 / 20_000) + 5e-3
+    # S_noise scales the added noise: variance += S_noise^2 (hat^2 - sig^2)
+    loud = edm.sample(D, x, grid, "heun", churn=20, rng=6, noise_scale=1.1)
+    mean_l, var_l = churn_moments(grid, 20, float(x.var()), 1.1)
+    assert var_l > 1.05 * var                    # a visible difference
+    assert abs(loud.mean() - mean_l) < 4 * np.sqrt(var_l / n)
+    assert abs(loud.var() / var_l - 1) < 4 * np.sqrt(2 / n)
+    # the trajectory: one state per level, ending at the samples
+    last, traj = edm.sample(D, x[:7], grid, "heun", churn=20, rng=6,
+                            return_trajectory=True)
+    assert traj.shape == (len(grid), 7, 1)
+    assert np.array_equal(traj[0], x[:7]) and np.array_equal(traj[-1], last)
     # noise was added: differs from the ODE, reproducible from the seed
     ode_out = edm.sample(D, x, grid, "heun")
     assert np.abs(out - ode_out).mean() > 0.05

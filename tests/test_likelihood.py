@@ -99,15 +99,39 @@ def test_ode_log_likelihood_gaussian_exact():
              / np.abs(res.log_p - exact).max())
     assert 3.5 < ratio < 4.5
     fine = res
-    # the default prior N(0, s_max^2) differs by a small, known amount
+    # the default prior N(0, s_max^2) differs by a small, known amount:
+    # the exact path ends at x_S = M + (x0 - M) sqrt((V + S^2) / (V +
+    # s_min^2)), and the error is log N(x_S; 0, S^2) - log N(x_S; M, V + S^2)
     res = likelihood.ode_log_likelihood(velocity(D), x0, grid)
-    assert np.allclose(res.log_p - exact,
-                       res.log_prior - prior(res.x_end), atol=1e-3)
+    x_s = M + (x0[:, 0] - M) * np.sqrt((V + s_max ** 2) / (V + s_min ** 2))
+    known = (-0.5 * (np.log(2 * np.pi * s_max ** 2) + x_s ** 2 / s_max ** 2)
+             - prior(x_s[:, None]))
+    assert np.abs(known).max() > 5e-3          # large enough to be seen
+    assert np.allclose(res.log_p - exact, known, atol=1e-3)
+    assert np.allclose(res.x_end[:, 0], x_s, rtol=1e-4)
     # Hutchinson in 1-D with Rademacher probes is exact (z^2 = 1)
     hut = likelihood.ode_log_likelihood(velocity(D), x0, grid,
                                         divergence_fn="hutchinson", rng=0,
                                         prior=prior)
     assert np.allclose(hut.log_p, fine.log_p, atol=1e-9)
+
+
+def test_ode_log_likelihood_gaussian_probes():
+    # In 1-D z^T J z = z^2 J: with K Gaussian probes fixed along the path
+    # the integral is delta * mean_k z_k^2, unbiased with variance
+    # 2 delta^2 / K (chi-square), and the path itself is unchanged.
+    D = edm.ideal_denoiser(GAUSS)
+    x0 = np.repeat(np.linspace(-2, 2, 5)[:, None], 2000, axis=0)
+    grid = np.geomspace(0.01, 50.0, 60)
+    exact = likelihood.ode_log_likelihood(velocity(D), x0[::2000], grid)
+    for k in (1, 4):
+        hut = likelihood.ode_log_likelihood(
+            velocity(D), x0, grid, divergence_fn="hutchinson", rng=3,
+            kind="gaussian", num_probes=k)
+        assert np.allclose(hut.x_end[::2000], exact.x_end)
+        ratio = (hut.delta.reshape(5, 2000) / exact.delta[:, None]).ravel()
+        assert abs(ratio.mean() - 1) < 4 * np.sqrt(2 / k / ratio.size)
+        assert abs(ratio.var() / (2 / k) - 1) < 0.15
 
 
 def test_ode_log_likelihood_mixture_matches_the_true_density():
@@ -204,8 +228,11 @@ def test_continuous_elbo_gaussian_closed_form_and_schedule_invariance():
         assert abs(total.mean() - exact) < 4 * ses[-1]
     # same mean, different variance
     assert abs(ses[0] / ses[1] - 1) > 0.2
-    # and it is close to the entropy of the data (a tight bound)
-    assert abs(exact - 0.5 * np.log(2 * np.pi * np.e * s2)) < 1e-3
+    # and it is close to the entropy of the data (a tight bound): the
+    # closed form, and the package's estimate
+    entropy = 0.5 * np.log(2 * np.pi * np.e * s2)
+    assert abs(exact - entropy) < 1e-3
+    assert abs(means[0] - entropy) < 4 * ses[0] + 1e-3
 
 
 def test_continuous_elbo_rejects_bad_input():

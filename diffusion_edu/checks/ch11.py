@@ -3,12 +3,14 @@ space and the exact likelihood).
 
 * :func:`check_edm_sigmas` — the ρ-spaced noise levels of Karras et al.
   (2022), decreasing, with a final 0; recognises the levels in
-  increasing order, ρ and 1/ρ swapped, the trailing 0 missing, i/N in
-  place of i/(N − 1), and uniform or geometric spacing.
+  increasing order, ρ and 1/ρ swapped (by the formula or with
+  np.linspace), the trailing 0 missing, i/N in place of i/(N − 1), and
+  uniform or geometric spacing.
 * :func:`check_denoiser_from_eps` — σ = √((1 − ᾱ)/ᾱ) and the denoiser
   D = x̄ − σ ε̂ in the rescaled variable x̄ = x_t/√ᾱ; recognises σ
-  returned as a variance, √(1 − ᾱ) taken for σ, x_t not rescaled, and
-  the sign of the noise term.
+  returned as a variance, √(1 − ᾱ) taken for σ, x_t not rescaled, the
+  sign of the noise term, the pair returned in the wrong order and σ
+  returned as one value per row.
 * :func:`check_heun_sampler` — the deterministic sampler of Karras et
   al. (Heun, with an Euler step to σ = 0) and its number of denoiser
   evaluations; recognises plain Euler, the correction applied on the
@@ -22,7 +24,9 @@ space and the exact likelihood).
   probability-flow ODE and its divergence with Euler steps up to σ_max,
   plus the log prior N(0, σ_max² I); recognises the sign of the
   divergence term, the prior missing, a unit-variance prior, the step
-  size forgotten and the prior evaluated at the data.
+  size forgotten, the prior evaluated at the data, and the divergence
+  evaluated after the step or at the data point (one case has a
+  divergence that depends on x, so that these differ).
 
 The references are written here, from the formulas of the chapter, and
 the cases use closed-form denoisers of small Gaussian mixtures.
@@ -103,6 +107,13 @@ def _sigmas_swapped(n, sigma_min, sigma_max, rho):
                                   swapped=True), 0.0)
 
 
+def _sigmas_swapped_linspace(n, sigma_min, sigma_max, rho):
+    # the same mistake written with np.linspace: its ends are exact, so
+    # it differs from the formula above where that one cancels
+    return np.append(np.linspace(sigma_max ** rho, sigma_min ** rho, n)
+                     ** (1 / rho), 0.0)
+
+
 def _sigmas_no_zero(n, sigma_min, sigma_max, rho):
     return _sigmas_with(n, sigma_min, sigma_max, rho)
 
@@ -144,6 +155,11 @@ def check_edm_sigmas(answer, strict: bool = False) -> CheckResult:
                     "sigma_0 = sigma_max, and the levels decrease to "
                     "sigma_{N-1} = sigma_min before the final 0."),
             Mistake("rho and 1/rho swapped", _sigmas_swapped,
+                    "interpolate linearly between sigma_max^(1/rho) and "
+                    "sigma_min^(1/rho), then raise to the power rho: "
+                    "the levels bunch up near sigma_min."),
+            Mistake("rho and 1/rho swapped (with np.linspace)",
+                    _sigmas_swapped_linspace,
                     "interpolate linearly between sigma_max^(1/rho) and "
                     "sigma_min^(1/rho), then raise to the power rho: "
                     "the levels bunch up near sigma_min."),
@@ -197,6 +213,16 @@ def _de_sign(xt, alpha_bar, eps):
     return sigma, xt / np.sqrt(alpha_bar) + sigma * eps
 
 
+def _de_swapped(xt, alpha_bar, eps):
+    sigma, denoised = _de_reference(xt, alpha_bar, eps)
+    return denoised, sigma
+
+
+def _de_sigma_per_row(xt, alpha_bar, eps):
+    sigma, denoised = _de_reference(xt, alpha_bar, eps)
+    return np.full(np.shape(xt)[0], sigma), denoised
+
+
 def _de_cases() -> list[Case]:
     rng = np.random.default_rng(1101)
     cases = []
@@ -235,6 +261,14 @@ def check_denoiser_from_eps(answer, strict: bool = False) -> CheckResult:
             Mistake("noise added instead of removed", _de_sign,
                     "x_bar = x_0 + sigma eps, so the prediction of x_0 "
                     "is x_bar - sigma eps."),
+            Mistake("the pair returned in the wrong order", _de_swapped,
+                    "return (sigma, denoised) in this order: first the "
+                    "float sigma, then the array D of the shape of xt."),
+            Mistake("sigma returned as one value per row",
+                    _de_sigma_per_row,
+                    "sigma is one float for the whole batch, "
+                    "sqrt((1 - alpha_bar) / alpha_bar): every row has the "
+                    "same noise level, so do not repeat it per row."),
         ],
         hint="write x_t = sqrt(alpha_bar) (x_0 + sigma eps) and read off "
              "sigma; the denoiser's output is the x_0 that this "
@@ -468,13 +502,15 @@ def _log_normal(x, var):
 
 
 def _ll_with(velocity, divergence, x0, sigmas, *, sign=1.0, prior="max",
-             step_size=True, prior_at="end"):
+             step_size=True, prior_at="end", div_at="start"):
     x = np.array(x0, dtype=np.result_type(x0, np.float32))
     delta = np.zeros(x.shape[0], dtype=x.dtype)
     for s, s_next in zip(sigmas[:-1], sigmas[1:], strict=True):
         h = (s_next - s) if step_size else 1.0
-        delta = delta + h * divergence(x, s)
-        x = x + (s_next - s) * velocity(x, s)
+        x_new = x + (s_next - s) * velocity(x, s)
+        at = {"start": x, "after": x_new, "data": np.asarray(x0)}[div_at]
+        delta = delta + h * divergence(at, s)
+        x = x_new
     if prior is None:
         return sign * delta
     var = sigmas[-1] ** 2 if prior == "max" else 1.0
@@ -506,6 +542,14 @@ def _ll_prior_at_data(velocity, divergence, x0, sigmas):
     return _ll_with(velocity, divergence, x0, sigmas, prior_at="data")
 
 
+def _ll_div_after(velocity, divergence, x0, sigmas):
+    return _ll_with(velocity, divergence, x0, sigmas, div_at="after")
+
+
+def _ll_div_at_data(velocity, divergence, x0, sigmas):
+    return _ll_with(velocity, divergence, x0, sigmas, div_at="data")
+
+
 def _gauss_field(m, v):
     """Velocity (x − D)/σ and its divergence for data N(m, diag(v))."""
     m, v = np.asarray(m, dtype=float), np.asarray(v, dtype=float)
@@ -529,6 +573,15 @@ def _spiral_divergence(x, sigma):
     return np.full(x.shape[0], 0.6 * sigma)
 
 
+def _tanh_velocity(x, sigma):
+    """A nonlinear field whose divergence depends on x."""
+    return sigma * np.tanh(x)
+
+
+def _tanh_divergence(x, sigma):
+    return sigma * np.sum(1 - np.tanh(x) ** 2, axis=1)
+
+
 def _ll_cases() -> list[Case]:
     rng = np.random.default_rng(1105)
     v1, d1 = _gauss_field(0.5, 0.3)
@@ -544,6 +597,11 @@ def _ll_cases() -> list[Case]:
              (_spiral_velocity, _spiral_divergence,
               rng.standard_normal((3, 2)),
               np.array([0.1, 0.5, 1.0, 2.0]))),
+        Case("a nonlinear field sigma tanh(x), 2-D, 5 levels from 0.05 "
+             "to 3 (its divergence depends on x)",
+             (_tanh_velocity, _tanh_divergence,
+              rng.standard_normal((4, 2)),
+              np.array([0.05, 0.5, 1.0, 2.0, 3.0]))),
     ]
 
 
@@ -577,6 +635,14 @@ def check_ode_log_likelihood(answer, strict: bool = False) -> CheckResult:
             Mistake("prior evaluated at the data point", _ll_prior_at_data,
                     "evaluate the prior at the END of the path, "
                     "x(sigma_max), not at x_0."),
+            Mistake("divergence evaluated after the step", _ll_div_after,
+                    "an Euler step uses the values at the START of the "
+                    "step: add h div v(x_k, sigma_k) before moving x to "
+                    "x_{k+1}."),
+            Mistake("divergence evaluated at the data point",
+                    _ll_div_at_data,
+                    "the divergence is integrated along the PATH: "
+                    "evaluate it at the current point x_k, not at x_0."),
         ],
         hint="carry two quantities through the Euler steps: the point x "
              "and the running sum of div v(x, sigma) (sigma_{k+1} - "
