@@ -12,7 +12,8 @@ prior N(0, σ_max² I) for p_{σ_max}. This module solves that augmented ODE
 (:func:`ode_log_likelihood`) with the divergence computed
 
 * to O(h⁴), by fourth-order central differences one coordinate at a
-  time (:func:`divergence`; 4D evaluations, fine for D = 1, 2), or
+  time (:func:`divergence`: 4d evaluations in dimension d, fine for
+  d = 1, 2), or
   exactly, analytically for the ideal denoiser of a Gaussian mixture
   (:func:`ideal_divergence`, via the posterior covariance);
 * by Hutchinson's unbiased estimator E[zᵀ J z] (:func:`hutchinson`).
@@ -341,7 +342,7 @@ class ContinuousElbo(NamedTuple):
 
     Attributes:
         prior: KL(N(x_0, σ_max² I) || N(0, σ_max² I)) = |x_0|² / (2σ_max²).
-        decoder: E[−log N(x_0; x̄_{σ_min}, σ_min² I)] = D/2 ln(2πe σ_min²).
+        decoder: E[−log N(x_0; x̄_{σ_min}, σ_min² I)] = d/2 ln(2πe σ_min²).
         diffusion: one-sample estimate of ½ ∫ (−dSNR/dt) ||x_0 −
             D(x̄_σ; σ)||² dt over t ∈ [0, 1].
 
@@ -366,7 +367,7 @@ def neg_elbo_continuous(denoiser: Callable, x0, t, noise,
     With the log signal-to-noise ratio λ(t) = −2 ln σ(t) decreasing on
     t ∈ [0, 1] (σ_min = σ(0), σ_max = σ(1)) and x̄_σ = x_0 + σ ε,
 
-        −ELBO(x_0) = |x_0|² / (2σ_max²) + D/2 ln(2πe σ_min²)
+        −ELBO(x_0) = |x_0|² / (2σ_max²) + d/2 ln(2πe σ_min²)
             + ½ E_{t, ε}[(−λ'(t) e^{λ(t)}) ||x_0 − D(x̄_σ(t); σ(t))||²].
 
     The last term is ½ ∫ ||x_0 − D||² d SNR over SNR from SNR_max to

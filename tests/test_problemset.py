@@ -182,8 +182,8 @@ def test_rebuilding_gives_identical_files(tmp_path, catalogue, book):
 EXAMPLES = sorted((ROOT / "examples" / "problemsets").glob("*.yml"))
 
 
-def test_there_are_two_example_specs():
-    assert len(EXAMPLES) == 2
+def test_there_are_three_example_specs():
+    assert len(EXAMPLES) == 3
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.name for p in EXAMPLES])
