@@ -97,6 +97,21 @@ def pytest_generate_tests(metafunc):
     metafunc.parametrize("page_path", params)
 
 
+def pytest_sessionfinish(session):
+    """With pytest-xdist (``-n 2`` in CI), a worker hands the weights of
+    the pages it opened to the controller, which writes the report."""
+    output = getattr(session.config, "workeroutput", None)
+    if output is not None:
+        output["page_weights"] = json.dumps(PAGE_WEIGHTS)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    weights = getattr(node, "workeroutput", {}).get("page_weights")
+    if weights:
+        PAGE_WEIGHTS.update(json.loads(weights))
+
+
 def pytest_terminal_summary(terminalreporter, config):
     """Report the budgets: site size and the heaviest page."""
     if not PAGE_WEIGHTS:
